@@ -1,14 +1,33 @@
 """Extension modules only; everything else is in pyproject.toml."""
+import os
+import sys
+
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-CFLAGS = ["-O3", "-fno-strict-aliasing", "-Wno-unused-function"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "src"))
+from cpu import isa  # noqa: E402  (the decode tables generate part of the decoder)
+
+CFLAGS = ["-O3", "-fno-strict-aliasing", "-Wno-unused-function", "-Wno-unreachable-code"]
+
+
+def generate_decoder():
+    code, ops = isa.generate()
+    pxd = open("src/cpu/decode.pxd").read()
+    missing = [op for op in ops if f"OP_{op}," not in pxd and not pxd.rstrip().endswith(f"OP_{op}")]
+    if missing:
+        raise SystemExit(f"decode.pxd lacks ops used by isa.py: {missing}")
+    path = "src/cpu/decode_table.pxi"
+    if not os.path.exists(path) or open(path).read() != code:
+        with open(path, "w") as f:
+            f.write(code)
 
 
 def ext(name):
     return Extension(name, [f"src/{name.replace('.', '/')}.pyx"], extra_compile_args=CFLAGS)
 
 
+generate_decoder()
 setup(
     ext_modules=cythonize(
         [ext("cpu.decode"), ext("cpu.core")],

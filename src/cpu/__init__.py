@@ -1,0 +1,10 @@
+"""A Thumb-2 (ARMv7-M) SMP machine: cores with non-coherent instruction caches over one coherent memory."""
+from cpu.faults import (GuestFault, MemoryFault, AlignmentFault, UndefinedInstruction, InvalidStateFault,
+                        UnhandledException, SemihostingError, InstructionLimit, ELFError)
+from cpu.machine import Machine, Deadlock
+from cpu.core import FetchViolation
+from cpu.loader import load_elf, Image
+
+__all__ = ["Machine", "Deadlock", "FetchViolation", "GuestFault", "MemoryFault", "AlignmentFault",
+           "UndefinedInstruction", "InvalidStateFault", "UnhandledException", "SemihostingError",
+           "InstructionLimit", "ELFError", "load_elf", "Image"]
