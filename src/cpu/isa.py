@@ -168,10 +168,10 @@ RSB_imm_T2    RSB_IMM    1 1 1 1 0 i:1 0 1 1 1 0 S:1 Rn:4 | 0 i:3 Rd:4 i:8      
 # A5.3.3 data processing (plain binary immediate)
 ADR_T3        ADR        1 1 1 1 0 i:1 1 0 0 0 0 0 1 1 1 1 | 0 i:3 Rd:4 i:8               rd=Rd imm=i                                 # overrides ADDW_T4
 ADDW_T4       ADD_IMM    1 1 1 1 0 i:1 1 0 0 0 0 0 Rn:4 | 0 i:3 Rd:4 i:8                  rd=Rd rn=Rn imm=i
-MOVW_T3       MOV_IMM    1 1 1 1 0 i:1 1 0 0 1 0 0 i:4 | 0 i:3 Rd:4 i:8                   rd=Rd imm=i cimm=2
+MOVW_T3       MOV_IMM    1 1 1 1 0 i:1 1 0 0 1 0 0 imm4:4 | 0 imm3:3 Rd:4 imm8:8         rd=Rd imm=(imm4<<12)|(i<<11)|(imm3<<8)|imm8 cimm=2
 ADR_T2        ADR        1 1 1 1 0 i:1 1 0 1 0 1 0 1 1 1 1 | 0 i:3 Rd:4 i:8               rd=Rd imm=-i                                # overrides SUBW_T4
 SUBW_T4       SUB_IMM    1 1 1 1 0 i:1 1 0 1 0 1 0 Rn:4 | 0 i:3 Rd:4 i:8                  rd=Rd rn=Rn imm=i
-MOVT_T1       MOVT       1 1 1 1 0 i:1 1 0 1 1 0 0 i:4 | 0 i:3 Rd:4 i:8                   rd=Rd imm=i
+MOVT_T1       MOVT       1 1 1 1 0 i:1 1 0 1 1 0 0 imm4:4 | 0 imm3:3 Rd:4 imm8:8         rd=Rd imm=(imm4<<12)|(i<<11)|(imm3<<8)|imm8
 SSAT_T1       SSAT       1 1 1 1 0 0 1 1 0 0 sh:1 0 Rn:4 | 0 s:3 Rd:4 s:2 0 sat:5        rd=Rd rn=Rn imm=sat+1 shift=imm_shift(sh<<1,s)
 SBFX_T1       SBFX       1 1 1 1 0 0 1 1 0 1 0 0 Rn:4 | 0 s:3 Rd:4 s:2 0 w:5             rd=Rd rn=Rn imm=w+1 shift_n=s
 BFC_T1        BFC        1 1 1 1 0 0 1 1 0 1 1 0 1 1 1 1 | 0 s:3 Rd:4 s:2 0 msb:5        rd=Rd imm=msb shift_n=s                     # overrides BFI_T1
