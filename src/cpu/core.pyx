@@ -373,15 +373,17 @@ cdef class Core:
 
     cdef long run(self, long budget) except -1:
         """Execute up to budget instructions; returns how many ran. Stops early when the core stops."""
-        cdef uint64_t start = self.instructions
+        cdef uint64_t start = self.instructions, limit = <uint64_t>budget
         cdef insn_t* d
         cdef uint32_t pc, op, a, b, r, carry, wb, i, lst, addr
         cdef uint64_t u
         cdef int64_t s64
-        cdef bint in_it, sf
+        cdef bint in_it
         cdef MachineCore m = self.m
-        cdef bint check = m.detect or not m.icache
-        while self.instructions - start < <uint64_t>budget:
+        # With the icache on, a line can only differ from memory after a watched code write (wseq moved since
+        # its fill); with it off, every fetch is checked, and a difference refills.
+        cdef bint check_all = not m.icache
+        while self.instructions - start < limit:
             if self.attention:
                 if self.take_attention():
                     break
@@ -401,8 +403,9 @@ cdef class Core:
                 d = self.decode_at(pc)
             self.cur_pc = pc
             self.cur_raw = d.raw
-            if check and self.check_fetch(pc, d):
-                continue
+            if check_all or self.cur_line.filled != m.wseq or d == &self.scratch:
+                if (m.detect or check_all) and self.check_fetch(pc, d):
+                    continue
             self.instructions += 1
             self.r[15] = pc + 4
             self.pc = pc + d.size

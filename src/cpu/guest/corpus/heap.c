@@ -64,7 +64,8 @@ static uint32_t churn(uint32_t *errors)
             s->p = q;
             s->size = size;
         } else if (!s->p) {
-            uint32_t size = 1 + next() % (next() % 4 ? 128 : 2000);
+            uint32_t limit = next() % 4 ? 128 : 2000;
+            uint32_t size = 1 + next() % limit;
             if (action & 1) {
                 s->p = calloc(size, 1);
                 callocs++;

@@ -86,7 +86,8 @@ int main(void)
     uint64_t mulh = 0, divh = 0, shh = 0;
     int cmp_signed = 0, cmp_unsigned = 0;
     for (int i = 0; i < 2000; i++) {
-        uint64_t a = next(), b = next() >> (next() & 63);
+        uint64_t a = next(), b = next();
+        b >>= next() & 63;
         int64_t sa = (int64_t)a, sb = (int64_t)b;
         unsigned s = (unsigned)(a & 63);
         mulh = mix(mulh, a * b);

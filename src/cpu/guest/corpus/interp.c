@@ -19,21 +19,20 @@ static const char *const names[NOPS] = {
     "emit",
 };
 
-enum operand { NONE, IMM, ADDR, SLOT };
+enum operand { NONE, NUMBER, TARGET }; /* a TARGET is a label or a number */
 
 static enum operand operand_kind(int op)
 {
     switch (op) {
     case PUSH:
-        return IMM;
+    case LOADI:
+    case STOREI:
+        return NUMBER;
     case JMP:
     case JZ:
     case JNZ:
     case CALL:
-        return ADDR;
-    case LOADI:
-    case STOREI:
-        return SLOT;
+        return TARGET;
     default:
         return NONE;
     }
@@ -125,7 +124,7 @@ static int assemble(const char *src)
                 continue;
             int32_t v = 0;
             char c = tok[t + 1][0];
-            if (kind == ADDR && c != '-' && (c < '0' || c > '9')) {
+            if (kind == TARGET && c != '-' && (c < '0' || c > '9')) {
                 v = pass == 0 ? 0 : find_label(tok[t + 1]);
                 if (v < 0)
                     return printf("line %d: undefined label '%s'\n", line, tok[t + 1]), -1;

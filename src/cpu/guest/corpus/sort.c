@@ -136,8 +136,10 @@ int main(void)
     printf("int32: min %" PRId32 " median %" PRId32 " max %" PRId32 "\n", ia[0], ia[N / 2], ia[N - 1]);
     check = fnv(ia, sizeof ia, check);
 
-    for (int i = 0; i < N; i++)
-        ua[i] = ub[i] = (uint64_t)next() << 32 | next();
+    for (int i = 0; i < N; i++) {
+        uint64_t hi = next();
+        ua[i] = ub[i] = hi << 32 | next();
+    }
     qsort(ua, N, sizeof ua[0], cmp_u64);
     heap_sort(ub, N);
     for (int i = 1; i < N; i++)
