@@ -11,7 +11,7 @@ from typing import NamedTuple, Optional
 import capstone
 from unicorn import (UC_ARCH_ARM, UC_ERR_EXCEPTION, UC_ERR_FETCH_UNMAPPED, UC_ERR_INSN_INVALID,
                      UC_ERR_READ_UNALIGNED, UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_UNALIGNED,
-                     UC_ERR_WRITE_UNMAPPED, UC_HOOK_BLOCK, UC_HOOK_INTR, UC_HOOK_MEM_INVALID,
+                     UC_ERR_WRITE_UNMAPPED, UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_INTR, UC_HOOK_MEM_INVALID,
                      UC_MODE_MCLASS, UC_MODE_THUMB, Uc, UcError)
 from unicorn.arm_const import (UC_ARM_REG_LR, UC_ARM_REG_PC, UC_ARM_REG_R0, UC_ARM_REG_SP,
                                UC_CPU_ARM_CORTEX_M3)
@@ -67,7 +67,7 @@ class UnicornMachine:
 
 
 def run_unicorn(elf_path, argv=None, stdin=b"", mem_size=64 << 20, max_instructions=None,
-                count_instructions=False):
+                count_instructions=False, code_hook=None):
     """Run the ELF to its semihosting exit. Guest faults raise cpu.faults.GuestFault subclasses;
     more than max_instructions raises InstructionLimit. Instructions are counted per translated
     block (capstone, cached per block: not for self-modifying code), so IT-skipped instructions
@@ -75,6 +75,8 @@ def run_unicorn(elf_path, argv=None, stdin=b"", mem_size=64 << 20, max_instructi
     uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
     uc.ctl_set_cpu_model(UC_CPU_ARM_CORTEX_M3)      # before any mem_map / reg access
     uc.mem_map(0, mem_size)
+    if code_hook is not None:       # (fn(uc, addr, size, data), begin, end): an independent observer
+        uc.hook_add(UC_HOOK_CODE, code_hook[0], None, code_hook[1], code_hook[2])
     machine = UnicornMachine(uc, mem_size)
     image = load_elf(machine, elf_path)
     stdout, stderr = io.BytesIO(), io.BytesIO()
