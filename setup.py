@@ -24,13 +24,18 @@ def generate_decoder():
 
 
 def ext(name):
-    return Extension(name, [f"src/{name.replace('.', '/')}.pyx"], extra_compile_args=CFLAGS)
+    pkg = name.split(".")[0]
+    return Extension(name, [f"src/{name.replace('.', '/')}.pyx"], extra_compile_args=CFLAGS,
+                     include_dirs=[f"src/{pkg}"])
+
+
+EXTENSIONS = ["cpu.decode", "cpu.core", "ftrace.ring_buffer"]
 
 
 generate_decoder()
 setup(
     ext_modules=cythonize(
-        [ext("cpu.decode"), ext("cpu.core")],
+        [ext(name) for name in EXTENSIONS if os.path.exists(f"src/{name.replace('.', '/')}.pyx")],
         compiler_directives={"language_level": 3, "boundscheck": False, "wraparound": False,
                              "cdivision": True, "initializedcheck": False},
     ),
