@@ -312,6 +312,8 @@ cdef class Core:
             h(self)
         self.instructions += 1
         self.stall_cycles += self.m.hostcall_cost
+        if self.state != CORE_RUNNING:
+            return 0
         if self.pc == pc:
             if not (self.r[14] & 1):
                 self.fault(InvalidStateFault, "host call returning to an even lr", self.r[14])
@@ -928,6 +930,10 @@ cdef class Core:
     def exclusive(self):
         """The local exclusive monitor: the address LDREX marked, or None."""
         return self.excl_addr if self.excl_valid else None
+
+    def charge(self, uint64_t cycles):
+        """Account cycles this core spent outside guest code (a host agent's work, a parked wait, a handler)."""
+        self.stall_cycles += cycles
 
     def step(self, long count=1):
         """Run up to count instructions on this core alone; returns how many ran."""

@@ -5,6 +5,7 @@ or a host agent (a generator: the code that patches, for instance) runs one acti
 All choices come from the machine's seeded generator, and every step is recorded, so a run replays exactly
 from (program, configuration, seed) or from its recorded schedule.
 """
+import random
 import sys
 
 from cpu.core import MachineCore
@@ -76,8 +77,10 @@ class Machine(MachineCore):
         self.agents = []
         self.record = []          # [(actor, count)]: actor is a core number or "agent:<cpu>"
         self.replay_schedule = None
-        self.boot = [dict(pc=0, sp=0, arg=0) for _ in range(cores)]
-        self.start_status = 0
+        self.boot = [dict(pc=0, sp=0, arg=0, status=0) for _ in range(cores)]
+        # Scheduling decisions have their own generator, so replaying a recorded schedule (which makes none)
+        # leaves the machine's generator (cache replacement, evictions) on the same sequence.
+        self.sched_rng = random.Random(seed)
         self.hostcalls.append(self._cpu_exit)   # slot 0: where a started core's function returns
         self._rr = 0
 
@@ -126,7 +129,7 @@ class Machine(MachineCore):
         if offset == memmap.SMP_CYCLES:
             return core.cycles & 0xffffffff
         if offset == memmap.SMP_START:
-            return self.start_status & 0xffffffff
+            return self.boot[core.id]["status"] & 0xffffffff
         if memmap.SMP_STATE <= offset < memmap.SMP_STATE + 4 * self.ncores and offset % 4 == 0:
             return self.cores[(offset - memmap.SMP_STATE) // 4].state
         raise MemoryFault("load from an unassigned SMP block register", core=core.id,
@@ -141,7 +144,7 @@ class Machine(MachineCore):
         elif offset == memmap.SMP_BOOT_ARG:
             boot["arg"] = value
         elif offset == memmap.SMP_START:
-            self.start_status = self.start_cpu(value, boot["pc"], boot["arg"], boot["sp"])
+            boot["status"] = self.start_cpu(value, boot["pc"], boot["arg"], boot["sp"])
         else:
             raise MemoryFault("store to an unassigned or read-only SMP block register", core=core.id,
                               addr=memmap.SMP_BASE + offset)
@@ -217,7 +220,7 @@ class Machine(MachineCore):
 
     def _actors(self):
         busy = {a.cpu for a in self.agents}
-        actors = [("agent", a) for a in self.agents if a.ready()]
+        actors = [("agent", a) for a in self.agents]
         actors += [("core", c) for c in self.cores if c.state == CORE_RUNNING and c.id not in busy]
         return actors
 
@@ -226,13 +229,13 @@ class Machine(MachineCore):
         if self.replay_schedule is not None:
             return self._replay_step()
         actors = self._actors()
-        if not actors:
-            if any(a.wait is not None for a in self.agents):
+        if not any(kind == "core" or actor.ready() for kind, actor in actors):
+            if actors:
                 raise Deadlock("every agent waits and no core can run to satisfy it")
             raise Deadlock("all cores stopped and the program has not exited")
         if self.schedule == "random":
-            kind, actor = actors[self.rand(len(actors))]
-            quantum = 1 + self.rand(2 * self.quantum)
+            kind, actor = actors[self.sched_rng.randrange(len(actors))]
+            quantum = 1 + self.sched_rng.randrange(2 * self.quantum)
         else:
             self._rr %= len(actors)
             kind, actor = actors[self._rr]
@@ -245,10 +248,14 @@ class Machine(MachineCore):
 
     def _run_actor(self, kind, actor, quantum):
         if kind == "agent":
-            actor.step()
-            self.record.append((f"agent:{actor.cpu}", 1))
-            if actor.done:
-                self.agents.remove(actor)
+            # One action if it can go on; otherwise its core busy-waits for the quantum.
+            if actor.ready():
+                actor.step()
+                if actor.done:
+                    self.agents.remove(actor)
+            else:
+                self.cores[actor.cpu].charge(quantum)
+            self.record.append((f"agent:{actor.cpu}", quantum))
             return 0
         if self.evict_rate and self.rand(65536) < self.evict_rate:
             actor.evict_random_line()
@@ -263,12 +270,8 @@ class Machine(MachineCore):
         self._replay_pos += 1
         if isinstance(who, str):
             cpu = int(who.split(":")[1])
-            agent = next(a for a in self.agents if a.cpu == cpu)
-            agent.ready()
-            return self._run_actor("agent", agent, 1)
-        ran = self.run_core(who, count)
-        self.record.append((who, ran))
-        return ran
+            return self._run_actor("agent", next(a for a in self.agents if a.cpu == cpu), count)
+        return self._run_actor("core", self.cores[who], count)
 
     def replay(self, schedule):
         """Follow a recorded schedule instead of choosing: the run repeats exactly."""
