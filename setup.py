@@ -29,7 +29,7 @@ def ext(name):
                      include_dirs=[f"src/{pkg}"])
 
 
-EXTENSIONS = ["cpu.decode", "cpu.core", "ftrace.ring_buffer"]
+EXTENSIONS = ["cpu.decode", "cpu.core", "ftrace.ring_buffer", "ftrace.tracers"]
 
 
 generate_decoder()
