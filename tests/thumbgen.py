@@ -2,14 +2,14 @@
 
 Every generated encoding avoids what the ARMv7-M ARM marks UNPREDICTABLE (BadReg operands, writeback with the
 base in the list or equal to Rt, branches inside IT blocks except last, SP left unaligned, ...).  Base registers
-are pinned so that every data access falls inside DATA_WINDOW and every branch target inside mapped memory; the
+are pinned so that every data access falls inside the data window and every branch target inside mapped memory; the
 only deliberately out-of-spec accesses are the misaligned LDRD/STRD/LDM/STM/LDREX/STREX cases, which carry
 ``fault="AlignmentFault"``.
 
 A Case is fully reproducible from its fields: the memory image is ``window_bytes(data_seed)`` plus ``mem``.
 """
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 MEM_SIZE = 1 << 25                      # 32 MiB: room for B.W/BL offsets with every J1/J2/S combination
 CODE_BASE, CODE_SIZE = 0x1000000, 0x8000
@@ -22,7 +22,6 @@ M32 = 0xFFFFFFFF
 GP = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14]                       # not BadReg (no SP, no PC)
 LOW = list(range(8))
 SP, LR, PC = 13, 14, 15
-CONDS = ["eq", "ne", "cs", "cc", "mi", "pl", "vs", "vc", "hi", "ls", "ge", "lt", "gt", "le", "al"]
 SPECIAL = [0, 1, 2, 31, 32, 33, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF, 0x10000, 0x7FFFFFFF,
            0x80000000, 0x80000001, 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFF8000, 0xFFFFFF80]
 
@@ -54,16 +53,6 @@ def window_bytes(data_seed):
 
 def code_bytes(hw):
     return b"".join(h.to_bytes(2, "little") for h in hw)
-
-
-def insn_lengths(hw):
-    """Split halfwords into instructions: [(offset_in_halfwords, n_halfwords)]."""
-    out, i = [], 0
-    while i < len(hw):
-        n = 2 if (hw[i] >> 11) in (0b11101, 0b11110, 0b11111) else 1
-        out.append((i, n))
-        i += n
-    return out
 
 
 _cs = None
@@ -99,7 +88,7 @@ class Reject(Exception):
 
 
 class Ctx:
-    def __init__(self, rng, addr, in_it=False):
+    def __init__(self, rng, addr):
         self.rng = rng
         self.addr = addr
         self.hw = []
@@ -108,22 +97,13 @@ class Ctx:
         self.mem = {}                     # byte address -> value
         self.sp = rng.randrange(0x23800, 0x24800, 4)
         self.init[SP] = self.sp
-        self.in_it = in_it
+        self.in_it = False
+        self.sp_dirty = False             # SP changed by a conditional instruction: value unknown
         self.last = True                  # last instruction of the IT block (or not in one)
         self.fault = None
         self.steps = 1
 
     # --- registers
-    def val(self, r):
-        """Known value of r at this point (pins a random one if free)."""
-        if r == SP:
-            return self.sp
-        if r in self.written:
-            raise Reject
-        if self.init[r] is None:
-            self.init[r] = rand_val(self.rng)
-        return self.init[r]
-
     def can_pin(self, r, v):
         return r != SP and r not in self.written and self.init[r] in (None, v)
 
@@ -153,9 +133,10 @@ class Ctx:
             self.written.add(r)
 
     def set_sp(self, v):
-        if v & 3 or not (EA_LO <= v < EA_HI):
+        if v & 3 or not (EA_LO <= v < EA_HI) or self.sp_dirty:
             raise Reject
         self.sp = v
+        self.sp_dirty = self.in_it
 
     # --- memory
     def ea(self, align=1, mis=False):
@@ -168,7 +149,7 @@ class Ctx:
 
     def base(self, off, align=1, mis=False, pool=GP, exclude=()):
         """Choose Rn with Rn + off a window address (aligned as asked). Returns (Rn, ea)."""
-        regs = [r for r in pool if r not in exclude and r not in self.written]
+        regs = [r for r in pool if r not in exclude and r not in self.written and not (r == SP and self.sp_dirty)]
         self.rng.shuffle(regs)
         for r in regs:
             v = self.sp if r == SP else self.init[r]
@@ -181,8 +162,8 @@ class Ctx:
                 return r, ea
         raise Reject
 
-    def poke(self, addr, value, n=4):
-        for i in range(n):
+    def poke(self, addr, value):
+        for i in range(4):
             self.mem[addr + i] = (value >> (8 * i)) & 0xFF
 
     # --- code
@@ -193,8 +174,8 @@ class Ctx:
     def emit(self, *hws):
         self.hw.extend(h & 0xFFFF for h in hws)
 
-    def target(self, align=2):
-        return self.rng.randrange(TARGET_LO, TARGET_HI) & ~(align - 1)
+    def target(self):
+        return self.rng.randrange(TARGET_LO, TARGET_HI) & ~1
 
 
 def rand_val(rng):
@@ -281,10 +262,10 @@ def g_sp_arith(c):
         c.dst(rd)
     elif k == 2:                                        # ADD{S}.W / SUB{S}.W Rd, SP, #const
         op, s = c.rng.choice([8, 13]), c.rng.randrange(2)
-        imm12, rd = c.rng.getrandbits(12), c.pick(GP + [SP])
+        imm12, rd = rand_imm12(c.rng), c.pick(GP + [SP])
         if rd == SP:
             s = 0
-            imm12 = c.rng.randrange(256) & ~3
+            imm12 = c.rng.choice([c.rng.randrange(0, 256, 4), c.rng.randrange(0xC00, 0xF80)])   # rotation 24..30
             const = thumb_expand_imm(imm12)
             c.set_sp(sp + const if op == 8 else sp - const)
         else:
@@ -332,7 +313,7 @@ def g_sp_arith(c):
             c.dst(rd)
     else:                                               # CMP SP, #const / CMP.W SP, Rm
         if c.rng.randrange(2):
-            imm12 = c.rng.getrandbits(12)
+            imm12 = rand_imm12(c.rng)
             c.emit(0xF1B0 | (imm12 >> 11) << 10 | SP, (imm12 >> 8 & 7) << 12 | 0xF00 | imm12 & 0xFF)
         else:
             t, imm5 = rand_shift(c.rng)
@@ -424,7 +405,8 @@ def g_adr(c):
         c.emit(0xA000 | rd << 8 | c.rng.randrange(256))
     else:
         rd, imm12 = c.pick(GP), c.rng.getrandbits(12)
-        c.emit(0xF20F | (imm12 >> 11) << 10 | (0b01010 if k == 1 else 0) << 4, (imm12 >> 8 & 7) << 12 | rd << 8 | imm12 & 0xFF)
+        c.emit(0xF20F | (imm12 >> 11) << 10 | (0b01010 if k == 1 else 0) << 4,
+               (imm12 >> 8 & 7) << 12 | rd << 8 | imm12 & 0xFF)
     c.dst(rd)
 
 
@@ -519,7 +501,7 @@ def g_sat(c):
 
 # ---------------------------------------------------------------- loads and stores
 
-# (load, sign, size) -> 32-bit opcode bits hw1[8:4] without the imm12 flag
+# (load, sign, size): STRB STRH STR LDRB LDRH LDR LDRSB LDRSH
 LS_KINDS = [(0, 0, 0), (0, 0, 1), (0, 0, 2), (1, 0, 0), (1, 0, 1), (1, 0, 2), (1, 1, 0), (1, 1, 1)]
 
 
@@ -540,7 +522,7 @@ def g_ldst16_imm(c):
     rt = c.pick(LOW)
     if k == 3:                                                         # STR/LDR Rt, [SP, #imm8*4]
         imm8 = c.rng.randrange(256)
-        if not EA_LO <= c.sp + 4 * imm8 < EA_HI:
+        if c.sp_dirty or not EA_LO <= c.sp + 4 * imm8 < EA_HI:
             raise Reject
         c.emit(0x9000 | load << 11 | rt << 8 | imm8)
     else:
@@ -680,9 +662,9 @@ def g_load_pc(c):
     c.poke(ea, tgt)
 
 
-def g_ldrd_strd(c, allow_mis=True):
+def g_ldrd_strd(c):
     load = c.rng.randrange(2)
-    mis = allow_mis and not c.in_it and c.rng.random() < 0.12
+    mis = not c.in_it and c.rng.random() < 0.12
     if load and c.rng.random() < 0.15 and not mis:                     # LDRD literal
         rt, rt2 = c.rng.sample(GP, 2)
         c.emit(0xE95F | c.rng.randrange(2) << 7, rt << 12 | rt2 << 8 | c.rng.randrange(256))
@@ -717,8 +699,8 @@ def reglist(rng, pool, lo=1):
             return regs
 
 
-def g_ldm_stm(c, allow_mis=True):
-    mis = allow_mis and not c.in_it and c.rng.random() < 0.12
+def g_ldm_stm(c):
+    mis = not c.in_it and c.rng.random() < 0.12
     load = c.rng.randrange(2)
     if c.rng.randrange(3) == 0:                                        # 16-bit LDMIA/STMIA
         regs = reglist(c.rng, LOW)
@@ -776,7 +758,7 @@ def g_push_pop(c):
 
 
 def g_excl(c):
-    """LDREX{B,H}+STREX{B,H} to the same address (succeeds), CLREX or nothing before STREX (fails)."""
+    """LDREX{B,H} then STREX{B,H} to the same address (succeeds), with CLREX in between or alone first (fails)."""
     size = c.rng.randrange(3)                                          # 0 byte, 1 half, 2 word
     align = 1 << size
     mis = size and c.rng.random() < 0.12
@@ -797,10 +779,14 @@ def g_excl(c):
     for ins in seq.split():
         if ins == "clrex":
             c.emit(0xF3BF, 0x8F2F)
+        elif ins == "ldrex" and size == 2:
+            c.emit(0xE850 | rn, rt << 12 | 0xF00 | imm8)
         elif ins == "ldrex":
-            c.emit(0xE850 | rn, rt << 12 | 0xF00 | imm8) if size == 2 else c.emit(0xE8D0 | rn, rt << 12 | 0xF4F | size << 4)
+            c.emit(0xE8D0 | rn, rt << 12 | 0xF4F | size << 4)
+        elif size == 2:
+            c.emit(0xE840 | rn, rt2 << 12 | rd << 8 | imm8)
         else:
-            c.emit(0xE840 | rn, rt2 << 12 | rd << 8 | imm8) if size == 2 else c.emit(0xE8C0 | rn, rt2 << 12 | 0xF40 | size << 4 | rd)
+            c.emit(0xE8C0 | rn, rt2 << 12 | 0xF40 | size << 4 | rd)
     c.steps = len(seq.split())
     if mis:
         c.fault = "AlignmentFault"
@@ -809,6 +795,8 @@ def g_excl(c):
 
 def g_barrier(c):
     k = c.rng.randrange(7)
+    if k == 2 and c.in_it:                                             # Unicorn stops after an ISB in an IT block
+        raise Reject
     if k < 3:                                                          # DSB / DMB (SY, ISH) / ISB (SY)
         c.emit(0xF3BF, 0x8F00 | (4 + k) << 4 | (0xF if k == 2 else c.rng.choice([0xF, 0xB])))
     elif k == 3:
@@ -821,6 +809,16 @@ def g_barrier(c):
         imm12 = c.rng.getrandbits(12)
         rn, _ = c.base(imm12)
         c.emit((0xF990 if c.rng.randrange(2) else 0xF890) | rn, 0xF000 | imm12)
+
+
+def g_sysreg(c):
+    """MRS Rd, APSR; MSR APSR_nzcvq, Rn (SYSm 0-3 all write the APSR flags)."""
+    if c.rng.randrange(2):
+        rd = c.pick(GP)
+        c.emit(0xF3EF, 0x8000 | rd << 8)
+        c.dst(rd)
+    else:
+        c.emit(0xF380 | c.pick(GP), 0x8800 | c.rng.randrange(4))
 
 
 # ---------------------------------------------------------------- branches
@@ -850,7 +848,9 @@ def g_branch(c):
     else:                                                              # B.W T4 / BL
         if not c.last:
             raise Reject
-        off = c.target() - pc4 if c.rng.random() < 0.8 else c.rng.randrange(-4096, 4096, 2)
+        off = c.rng.randrange(-(1 << 24), 1 << 24, 2) if c.rng.random() < 0.8 else c.rng.randrange(-4096, 4096, 2)
+        if not TARGET_LO <= pc4 + off < TARGET_HI:
+            raise Reject
         c.emit(*enc_b_t4(off, k == 4))
     if not c.last:
         raise Reject
@@ -889,7 +889,7 @@ def g_tbb(c):
 IT_BODY = ["dp16_shift_imm", "dp16_addsub", "dp16_alu", "dp16_hireg", "dp32_modimm", "dp32_shiftreg",
            "dp32_regshift", "dp32_plainimm", "adr", "mul", "longmul", "div", "bitfield", "extend", "bitrev", "sat",
            "ldst16_imm", "ldst16_reg", "ldst32_imm12", "ldst32_imm8", "ldst32_reg", "literal", "ldrd_strd",
-           "ldm_stm", "push_pop", "sp_arith", "barrier"]
+           "ldm_stm", "push_pop", "sp_arith", "barrier", "sysreg"]
 IT_LAST = ["branch", "bx_blx", "load_pc", "tbb", "alu_pc"]
 
 
@@ -922,7 +922,8 @@ GENERATORS = {
     "bitrev": g_bitrev, "sat": g_sat,
     "ldst16_imm": g_ldst16_imm, "ldst16_reg": g_ldst16_reg, "ldst32_imm12": g_ldst32_imm12,
     "ldst32_imm8": g_ldst32_imm8, "ldst32_reg": g_ldst32_reg, "literal": g_literal, "load_pc": g_load_pc,
-    "ldrd_strd": g_ldrd_strd, "ldm_stm": g_ldm_stm, "push_pop": g_push_pop, "excl": g_excl, "barrier": g_barrier,
+    "ldrd_strd": g_ldrd_strd, "ldm_stm": g_ldm_stm, "push_pop": g_push_pop, "excl": g_excl,
+    "barrier": g_barrier, "sysreg": g_sysreg,
     "branch": g_branch, "bx_blx": g_bx_blx, "cbz": g_cbz, "tbb": g_tbb, "it": g_it,
 }
 CLASSES = list(GENERATORS)
