@@ -66,7 +66,7 @@ class FtraceCore:
         self.patcher = CodePatcher(machine, patch_cpu)
         sites = record_mcount(image.path).sites
         self.records = FtracePages(
-            dyn_ftrace(s.ip, s.func, s.func_addr,
+            dyn_ftrace(s.ip, s.func_name, s.func_addr,
                        LR_UNKNOWN if s.prologue_kind == "unknown" else
                        (LR_IN_REGISTER if s.lr_offset is None else s.lr_offset),
                        getattr(s, "frame_size", None)) for s in sites)
