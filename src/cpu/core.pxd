@@ -71,7 +71,8 @@ cdef class Core:
     cdef uint32_t cur_pc, cur_raw
     # statistics
     cdef readonly uint64_t instructions, stall_cycles, icache_misses, ipis_taken
-    cdef readonly uint64_t bkpt_hits, stale_fetches, torn_fetches
+    cdef readonly uint64_t bkpt_hits, stale_fetches, torn_fetches, late_stale_fetches
+    cdef uint64_t scratch_filled   # the older fill of the two lines a straddling instruction came from
     cdef public object ipi_queue
 
     cdef long run(self, long budget) except -1
@@ -82,7 +83,7 @@ cdef class Core:
     cdef void icache_invalidate_mva(self, uint32_t addr) noexcept
     cdef int take_attention(self) except -1
     cdef int exception(self, list chain, uint32_t imm, uint32_t pc, str what) except -1
-    cdef fetch_event(self, str kind, uint32_t pc, uint32_t hw1, int64_t hw2)
+    cdef fetch_event(self, str kind, uint32_t pc, uint32_t hw1, int64_t hw2, bint violation)
     cdef int load_write_pc(self, uint32_t v) except -1
     cdef int saturate(self, insn_t* d) except -1
     cdef uint32_t read_special(self, uint32_t sysm) noexcept
@@ -110,7 +111,7 @@ cdef class MachineCore:
     # code-write log for torn-fetch detection: writes to [watch_lo, watch_lo + watch_len)
     cdef uint32_t watch_lo, watch_len
     cdef uint32_t watch_fast_lo, watch_fast_len   # widened by 3 so the store fast path needs one compare
-    cdef uint64_t wseq
+    cdef readonly uint64_t wseq
     cdef uint32_t* log_addr
     cdef uint16_t* log_old
     cdef uint16_t* log_new
@@ -123,10 +124,12 @@ cdef class MachineCore:
     cdef public object exit_code
     cdef public list fetch_events
     cdef public uint32_t hostcall_cost, ipi_cost
+    cdef public uint64_t completed_wseq   # writes up to here are claimed visible to every core (a sync returned)
 
     cdef uint64_t random(self) noexcept
     cdef int logged_store(self, uint32_t a, uint32_t v, int size) except -1
     cdef int clear_monitors(self, Core writer, uint32_t a) except -1
     cdef int check_range(self, uint64_t addr, uint64_t n) except -1
     cdef uint32_t value_at(self, uint32_t a, uint64_t t) noexcept
+    cdef bint written_between(self, uint32_t lo, uint32_t hi, uint64_t after, uint64_t upto) noexcept
     cdef bint coexisted(self, uint32_t pc, uint32_t hw1, uint32_t hw2, uint64_t t1, uint64_t t2) noexcept

@@ -235,20 +235,28 @@ cdef class Core:
                 hw2 = line2.hw[0]
                 self.cur_tag = INVALID_TAG
                 decode(hw1, hw2, &self.scratch)
+                self.scratch_filled = f1 if f1 < line2.filled else line2.filled
                 if self.m.detect and f1 != line2.filled:
                     t1 = f1 if f1 < line2.filled else line2.filled
                     t2 = line2.filled if f1 < line2.filled else f1
                     if not self.m.coexisted(pc, hw1, hw2, t1, t2):
                         self.torn_fetches += 1
-                        self.fetch_event("torn", pc, hw1, hw2)
+                        self.fetch_event("torn", pc, hw1, hw2, 1)
                 return &self.scratch
             hw2 = line.hw[idx + 1]
         decode(hw1, hw2, &line.insn[idx])
         return &line.insn[idx]
 
     cdef int check_fetch(self, uint32_t pc, insn_t* d) except -1:
-        """Compare what the core is about to execute with memory: stale (icache on) or refill (icache off)."""
+        """Compare what the core is about to execute with memory: stale (icache on) or refill (icache off).
+
+        A stale fetch inside an update's window (between a write and the sync that follows it) is what every
+        patching protocol expects; one whose bytes were overwritten by a write that a completed sync claimed
+        visible everywhere (Machine.completed_wseq) is a violation: late_stale_fetches.
+        """
         cdef uint32_t now = ld16(self, pc)
+        cdef uint64_t filled
+        cdef bint late
         if d.size == 4:
             now = (now << 16) | ld16(self, pc + 2)
         if now == d.raw:
@@ -258,10 +266,16 @@ cdef class Core:
             self.icache_invalidate_mva(pc + 2)
             return 1
         self.stale_fetches += 1
-        self.fetch_event("stale", pc, d.raw >> 16 if d.size == 4 else d.raw, d.raw & 0xffff if d.size == 4 else -1)
+        filled = self.scratch_filled if d == &self.scratch else self.cur_line.filled
+        late = self.m.completed_wseq > filled and \
+            self.m.written_between(pc, pc + d.size, filled, self.m.completed_wseq)
+        if late:
+            self.late_stale_fetches += 1
+        self.fetch_event("stale-after-sync" if late else "stale", pc,
+                         d.raw >> 16 if d.size == 4 else d.raw, d.raw & 0xffff if d.size == 4 else -1, late)
         return 0
 
-    cdef fetch_event(self, str kind, uint32_t pc, uint32_t hw1, int64_t hw2):
+    cdef fetch_event(self, str kind, uint32_t pc, uint32_t hw1, int64_t hw2, bint violation):
         cdef uint32_t m1 = ld16(self, pc), m2 = ld16(self, pc + 2)
         cdef object seen, memory
         if hw2 < 0:
@@ -272,7 +286,7 @@ cdef class Core:
               "cycles": self.cycles, "instructions": self.instructions}
         if len(self.m.fetch_events) < EVENTS_KEPT:
             self.m.fetch_events.append(ev)
-        if self.m.stop_on_violation:
+        if violation and self.m.stop_on_violation:
             words = " ".join(f"{h:04x}" for h in seen)
             mem = " ".join(f"{h:04x}" for h in memory)
             raise FetchViolation(f"{kind} fetch: executed {words}, memory holds {mem}",
@@ -985,6 +999,7 @@ cdef class Core:
                 "icache_misses": self.icache_misses,
                 "icache_hits": self.instructions - self.icache_misses, "ipis": self.ipis_taken,
                 "bkpt_hits": self.bkpt_hits, "stale_fetches": self.stale_fetches,
+                "late_stale_fetches": self.late_stale_fetches,
                 "torn_fetches": self.torn_fetches}
 
 
@@ -1136,6 +1151,18 @@ cdef class MachineCore:
                 return self.log_old[k]
         memcpy(&v, self.mem + a, 2)
         return v
+
+    cdef bint written_between(self, uint32_t lo, uint32_t hi, uint64_t after, uint64_t upto) noexcept:
+        """Was any halfword in [lo, hi) written by a logged write numbered in (after, upto]?"""
+        cdef uint64_t s, first = after + 1
+        cdef uint32_t a
+        if self.wseq >= self.log_cap and first <= self.wseq - self.log_cap:
+            first = self.wseq - self.log_cap + 1
+        for s in range(first, upto + 1):
+            a = self.log_addr[s % self.log_cap]
+            if lo <= a < hi:
+                return 1
+        return 0
 
     cdef bint coexisted(self, uint32_t pc, uint32_t hw1, uint32_t hw2, uint64_t t1, uint64_t t2) noexcept:
         """Did memory hold hw1 at pc and hw2 at pc+2 at some moment between writes t1 and t2?"""

@@ -160,6 +160,7 @@ class FtraceCore:
                 self.ftrace_bug(ret, rec.ip)
                 break
         self.m.flush_icache()
+        self.m.completed_wseq = self.m.wseq
 
     @staticmethod
     def run_now(gen):
@@ -334,6 +335,7 @@ class FtraceCore:
         self.m.run_until(lambda: agent.done)
         while not agent.done:               # the program exited meanwhile: finish with the cores stopped
             self.m.step()
+        self.m.completed_wseq = self.m.wseq  # the update's last sync returned: its writes must be seen
         for c in calls:
             c.stopped = bool(self.ftrace_disabled)
         st = self.patcher.stats.as_dict()

@@ -34,3 +34,7 @@ cdef class RingBuffer:
     cdef uint64_t size_kb
 
     cdef trace_event* reserve(self, int cpu) noexcept
+
+    # --- added by ring_buffer.pyx (implementation state; not part of the tracers' interface) ---
+    cdef list _mem                      # per-CPU bytearray owning cpus[i].events (views keep it alive)
+    cdef uint64_t* _read                # per-CPU count of events taken by consume() ("read events")

@@ -259,18 +259,23 @@ class Ftrace(FtraceCore):
 
     def trace_pipe(self, max_events=None):
         """Read and consume what is in the buffers now (cat trace_pipe, without blocking)."""
-        out = []
+        views, lost = [], {}
         for cpu in range(self.m.ncores):
-            view, lost = self.rb.consume(cpu, max_events)
-            if lost:
-                out.append(trace_output.format_lost(cpu, lost) + "\n")
-            out.append(self._format(ev_mod.merge([view])))
-        return "".join(out)
+            while True:
+                view, n = self.rb.consume(cpu, max_events)
+                if n:
+                    lost[cpu] = lost.get(cpu, 0) + n
+                if not len(view):
+                    break
+                views.append(view)
+                if max_events is not None:
+                    break
+        return self._format(ev_mod.merge(views), lost=lost)
 
-    def _format(self, events):
+    def _format(self, events, lost=None):
         if self._tracer == "function_graph":
-            return trace_output.format_graph(events, self.symbolize, self.m.ncores)
-        return trace_output.format_function(events, self.symbolize, self.comm_of_pid)
+            return trace_output.format_graph(events, self.symbolize, self.m.ncores, lost=lost)
+        return trace_output.format_function(events, self.symbolize, self.comm_of_pid, lost=lost)
 
     # ---- running ----
 

@@ -345,6 +345,8 @@ cdef class FGraph:
         rettime = self.clock.now(core)
         if self.notrace_depth[cpu] == idx:
             self.notrace_depth[cpu] = -1
+        elif self.stopped:
+            pass        # unregistered: ftrace_graph_return is the stub, returns still unwind the ret_stack
         elif self.notrace_depth[cpu] < 0 and (self.thresh_ns == 0 or rettime - e.calltime >= self.thresh_ns):
             ev = self.rb.reserve(cpu)
             if ev != NULL:

@@ -1,0 +1,23 @@
+"""Aggregate simulated MIPS with 1, 4 and 16 cores (the SMP counter program), random interleaving."""
+import io
+import os
+
+import pytest
+
+import cpu
+
+SMP_BIN = os.path.join(os.path.dirname(cpu.__file__), "guest", "smp", "bin")
+
+
+def run(cores):
+    m = cpu.Machine(cores=cores, schedule="random", quantum=200, seed=1)
+    m.load_elf(os.path.join(SMP_BIN, "counter.elf"), argv=["counter", "20000", str(cores)],
+               stdout=io.BytesIO(), stderr=io.BytesIO(), stdin=io.BytesIO())
+    assert m.run() == 0
+    return m.instructions
+
+
+@pytest.mark.parametrize("cores", [1, 4, 16])
+def test_aggregate_mips(benchmark, cores):
+    n = benchmark.pedantic(run, args=(cores,), rounds=3, iterations=1)
+    benchmark.extra_info.update(instructions=n, mips=round(n / benchmark.stats.stats.min / 1e6, 1))
