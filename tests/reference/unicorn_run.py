@@ -67,7 +67,7 @@ class UnicornMachine:
 
 
 def run_unicorn(elf_path, argv=None, stdin=b"", mem_size=64 << 20, max_instructions=None,
-                count_instructions=False, code_hook=None):
+                count_instructions=False, code_hook=None, smp_block=False):
     """Run the ELF to its semihosting exit. Guest faults raise cpu.faults.GuestFault subclasses;
     more than max_instructions raises InstructionLimit. Instructions are counted per translated
     block (capstone, cached per block: not for self-modifying code), so IT-skipped instructions
@@ -75,6 +75,9 @@ def run_unicorn(elf_path, argv=None, stdin=b"", mem_size=64 << 20, max_instructi
     uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
     uc.ctl_set_cpu_model(UC_CPU_ARM_CORTEX_M3)      # before any mem_map / reg access
     uc.mem_map(0, mem_size)
+    if smp_block:                   # a one-core view of the SMP block: CPU_ID 0, NUM_CPUS 1
+        uc.mem_map(0x40000000, 0x1000)
+        uc.mem_write(0x40000004, (1).to_bytes(4, "little"))
     if code_hook is not None:       # (fn(uc, addr, size, data), begin, end): an independent observer
         uc.hook_add(UC_HOOK_CODE, code_hook[0], None, code_hook[1], code_hook[2])
     machine = UnicornMachine(uc, mem_size)
