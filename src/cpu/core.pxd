@@ -72,6 +72,7 @@ cdef class Core:
     # statistics
     cdef readonly uint64_t instructions, stall_cycles, icache_misses, ipis_taken
     cdef readonly uint64_t bkpt_hits, stale_fetches, torn_fetches, late_stale_fetches
+    cdef public uint64_t watched_fetches    # fetches of addresses in the machine's fetch watch (CMODX audit)
     cdef uint64_t scratch_filled   # the older fill of the two lines a straddling instruction came from
     cdef public object ipi_queue
 
@@ -104,7 +105,7 @@ cdef class MachineCore:
     cdef readonly bint icache
     cdef public bint detect
     cdef public bint stop_on_violation
-    cdef uint32_t line_size, icache_sets, icache_ways
+    cdef readonly uint32_t line_size, icache_sets, icache_ways
     cdef int replacement       # 0 round-robin, 1 random
     cdef public uint32_t miss_cost
     cdef uint64_t rng
@@ -125,11 +126,14 @@ cdef class MachineCore:
     cdef public list fetch_events
     cdef public uint32_t hostcall_cost, ipi_cost
     cdef public uint64_t completed_wseq   # writes up to here are claimed visible to every core (a sync returned)
+    cdef uint32_t* fetch_watch            # sorted addresses whose fetches are counted (Core.watched_fetches)
+    cdef Py_ssize_t n_fetch_watch
 
     cdef uint64_t random(self) noexcept
     cdef int logged_store(self, uint32_t a, uint32_t v, int size) except -1
     cdef int clear_monitors(self, Core writer, uint32_t a) except -1
     cdef int check_range(self, uint64_t addr, uint64_t n) except -1
     cdef uint32_t value_at(self, uint32_t a, uint64_t t) noexcept
+    cdef bint fetch_watched(self, uint32_t pc) noexcept
     cdef bint written_between(self, uint32_t lo, uint32_t hi, uint64_t after, uint64_t upto) noexcept
     cdef bint coexisted(self, uint32_t pc, uint32_t hw1, uint32_t hw2, uint64_t t1, uint64_t t2) noexcept

@@ -419,6 +419,8 @@ cdef class Core:
                 d = self.decode_at(pc)
             self.cur_pc = pc
             self.cur_raw = d.raw
+            if m.n_fetch_watch and m.fetch_watched(pc):
+                self.watched_fetches += 1
             if check_all or self.cur_line.filled != m.wseq or d == &self.scratch:
                 if (m.detect or check_all) and self.check_fetch(pc, d):
                     continue
@@ -1052,6 +1054,7 @@ cdef class MachineCore:
         self.exit_code = None
 
     def __dealloc__(self):
+        free(self.fetch_watch)
         free(self.mem)
         free(self.log_addr)
         free(self.log_old)
@@ -1151,6 +1154,31 @@ cdef class MachineCore:
                 return self.log_old[k]
         memcpy(&v, self.mem + a, 2)
         return v
+
+    def set_fetch_watch(self, addrs):
+        """Count every core's fetches of these instruction addresses in Core.watched_fetches (empty: off)."""
+        cdef Py_ssize_t i
+        addrs = sorted(set(addrs))
+        free(self.fetch_watch)
+        self.fetch_watch = NULL
+        self.n_fetch_watch = 0
+        if addrs:
+            self.fetch_watch = <uint32_t*>calloc(len(addrs), sizeof(uint32_t))
+            if not self.fetch_watch:
+                raise MemoryError()
+            for i in range(len(addrs)):
+                self.fetch_watch[i] = addrs[i]
+            self.n_fetch_watch = len(addrs)
+
+    cdef bint fetch_watched(self, uint32_t pc) noexcept:
+        cdef Py_ssize_t lo = 0, hi = self.n_fetch_watch, mid
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if self.fetch_watch[mid] < pc:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo < self.n_fetch_watch and self.fetch_watch[lo] == pc
 
     cdef bint written_between(self, uint32_t lo, uint32_t hi, uint64_t after, uint64_t upto) noexcept:
         """Was any halfword in [lo, hi) written by a logged write numbered in (after, upto]?"""

@@ -11,7 +11,9 @@ import errno
 from cpu.machine import CORE_RUNNING
 from ftrace import insn
 from ftrace.ops import (FTRACE_OPS_FL_ENABLED, FTRACE_OPS_FL_GLOBAL, FtraceError, ftrace_ops, hash_rec_update)
-from ftrace.patch import (METHODS, BKPT_INSN, CodePatcher, breakpoint_replace_code, direct_replace_code)
+from ftrace.patch import (B_OVER, METHODS, BKPT_INSN, CodePatcher, branch_over_replace_code,
+                          breakpoint_replace_code, cmodx_covered, direct_replace_code, whole_insn_replace_code)
+from ftrace.records import FTRACE_UPDATE_IGNORE, FTRACE_UPDATE_MAKE_CALL, ftrace_test_record
 from ftrace.recordmcount import record_mcount
 from ftrace.records import FtracePages, dyn_ftrace
 from ftrace.tracers import (FtraceBreakpoint, IpSet, ListCall, ListEntry, OpsCall, LR_IN_REGISTER, LR_UNKNOWN)
@@ -29,7 +31,7 @@ TRAMP_LITERAL = 8          # the host-call literal's offset in a trampoline (ent
 class FtraceCore:
     """Dynamic ftrace on one machine and image: records, ops, code modification."""
 
-    def __init__(self, machine, image, method="breakpoint", patch_cpu=0, emulate="nop", bkpt_cost=50):
+    def __init__(self, machine, image, method="breakpoint", patch_cpu=0, emulate="nop", bkpt_cost=50, drop=()):
         if method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
         if emulate not in ("nop", "call"):
@@ -63,7 +65,7 @@ class FtraceCore:
         self.sym = sym
         self.MCOUNT_ADDR = sym["__gnu_mcount_nc"]
         self.FTRACE_ADDR = sym["ftrace_caller"]
-        self.patcher = CodePatcher(machine, patch_cpu)
+        self.patcher = CodePatcher(machine, patch_cpu, drop=drop)
         sites = record_mcount(image.path).sites
         self.records = FtracePages(
             dyn_ftrace(s.ip, s.func_name, s.func_addr,
@@ -159,6 +161,8 @@ class FtraceCore:
             if ret:
                 self.ftrace_bug(ret, rec.ip)
                 break
+            if self.method == "branch_over":
+                self.m.write16(rec.ip - 2, B_OVER)
         self.m.flush_icache()
         self.m.completed_wseq = self.m.wseq
 
@@ -331,11 +335,14 @@ class FtraceCore:
         start = (cpu.cycles, [c.stall_cycles for c in self.m.cores], self.bkpt_handler.hits,
                  sum(c.ipis_taken for c in self.m.cores))
         self.patcher.stats = type(self.patcher.stats)()
+        self.m.set_fetch_watch(self.cmodx_locations(command))
+        watched = sum(c.watched_fetches for c in self.m.cores)
         agent = self.m.spawn(self.arch_ftrace_update_code(command), cpu=self.patch_cpu, name="ftrace")
         self.m.run_until(lambda: agent.done)
         while not agent.done:               # the program exited meanwhile: finish with the cores stopped
             self.m.step()
         self.m.completed_wseq = self.m.wseq  # the update's last sync returned: its writes must be seen
+        self.m.set_fetch_watch(())
         for c in calls:
             c.stopped = bool(self.ftrace_disabled)
         st = self.patcher.stats.as_dict()
@@ -344,10 +351,35 @@ class FtraceCore:
                   others_lost_cycles=sum(c.stall_cycles - s for c, s in zip(self.m.cores, start[1])
                                          if c.id != self.patch_cpu),
                   bkpt_hits=self.bkpt_handler.hits - start[2],
+                  cmodx_fetches=sum(c.watched_fetches for c in self.m.cores) - watched,
                   ipis_taken=sum(c.ipis_taken for c in self.m.cores) - start[3])
         self.last_update = st
         self.update_log.append(st)
         return agent.result
+
+    def cmodx_locations(self, command):
+        """Instruction addresses this update rewrites where old and new are not both CMODX-covered 16-bit ones:
+        a fetch of one of them while the update runs is a concurrent modification the ARMv7 rules leave
+        UNPREDICTABLE."""
+        locs = []
+        if command & (FTRACE_UPDATE_CALLS | FTRACE_DISABLE_CALLS):
+            enable = 1 if command & FTRACE_UPDATE_CALLS else 0
+            for rec in self.records:
+                ret = ftrace_test_record(rec, enable)
+                if ret == FTRACE_UPDATE_IGNORE:
+                    continue
+                if self.method == "branch_over":
+                    if not cmodx_covered((2, "b"), (2, "push")):
+                        locs.append(rec.ip - 2)
+                    if ret == FTRACE_UPDATE_MAKE_CALL:
+                        locs.append(rec.ip)
+                elif not cmodx_covered((4, "ldr"), (4, "bl")):
+                    locs.append(rec.ip)
+        if command & FTRACE_UPDATE_TRACE_FUNC:
+            locs.append(self.sym["ftrace_call"])
+        if command & (FTRACE_START_FUNC_RET | FTRACE_STOP_FUNC_RET):
+            locs.append(self.sym["ftrace_graph_call"])
+        return locs
 
     def arch_ftrace_update_code(self, command):
         if self.method == "stop_machine":
@@ -366,6 +398,10 @@ class FtraceCore:
             return 0
         if self.method == "breakpoint":
             return (yield from breakpoint_replace_code(self, self.patcher, enable))
+        if self.method == "branch_over":
+            return (yield from branch_over_replace_code(self, self.patcher, enable))
+        if self.method in ("direct", "unsynced"):
+            return (yield from whole_insn_replace_code(self, self.patcher, enable, self.method == "direct"))
         return (yield from direct_replace_code(self, self.patcher, enable))
 
     def ftrace_modify_all_code(self, command):
@@ -393,7 +429,10 @@ class FtraceCore:
         """
         p = self.patcher
         if self.method != "breakpoint":
-            return (yield from p.ftrace_modify_code(ip, 0, new, validate=False))
+            ret = yield from p.ftrace_modify_code(ip, 0, new, validate=False)
+            if not ret and self.method in ("direct", "branch_over"):
+                yield from p.run_sync()
+            return ret
         first, second = insn.halves(new)
         for addr, hw in ((ip, BKPT_INSN), (ip + 2, second), (ip, first)):
             err = p.write16(addr, hw)
@@ -440,6 +479,11 @@ class FtraceCore:
     def site_state(self, rec):
         """What the site holds now: 'nop', 'call', 'bkpt' or 'other'."""
         op = insn.mem_to_opcode(self.m.read(rec.ip, 4))
+        if self.method == "branch_over":
+            head = self.m.read16(rec.ip - 2)
+            if head == B_OVER:
+                return "nop"
+            return "call" if head == insn.PUSH_LR and op == self.call_insn(rec) else "other"
         if op == insn.FTRACE_NOP:
             return "nop"
         if op == self.call_insn(rec):
