@@ -21,11 +21,11 @@ def ldflags():
 
 def format_stats(machine, seconds):
     lines = [f"{'cpu':>4} {'instructions':>14} {'cycles':>14} {'icache hit':>12} {'miss':>8} {'ipis':>6} "
-             f"{'bkpt':>6} {'stale':>6} {'torn':>6}"]
+             f"{'bkpt':>6} {'stale':>6} {'late':>6} {'torn':>6}"]
     for s in machine.stats():
         lines.append(f"{s['core']:>4} {s['instructions']:>14} {s['cycles']:>14} {s['icache_hits']:>12} "
                      f"{s['icache_misses']:>8} {s['ipis']:>6} {s['bkpt_hits']:>6} {s['stale_fetches']:>6} "
-                     f"{s['torn_fetches']:>6}")
+                     f"{s['late_stale_fetches']:>6} {s['torn_fetches']:>6}")
     total = machine.instructions
     mips = total / seconds / 1e6 if seconds > 0 else 0.0
     lines.append(f"total {total} instructions in {seconds:.3f} s host time: {mips:.1f} simulated MIPS")

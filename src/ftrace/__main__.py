@@ -1,0 +1,5 @@
+import sys
+
+from ftrace.cli import main
+
+sys.exit(main())
