@@ -15,7 +15,7 @@ from cpu.semihosting import Semihosting
 from cpu import memmap
 
 CORE_OFF, CORE_RUNNING, CORE_STOPPED = 0, 1, 2
-SCHEDULES = ("round-robin", "random")
+SCHEDULES = ("round-robin", "random", "timed")
 
 
 class Deadlock(GuestFault):
@@ -54,7 +54,8 @@ class Machine(MachineCore):
     """`Machine(cores=N)`: N Thumb-2 cores sharing one memory, each with its own non-coherent icache.
 
     Keyword arguments: mem_size, icache (False = always coherent baseline), icache_size, icache_ways,
-    line_size, replacement ('round-robin' or 'random'), seed, schedule ('round-robin' or 'random'),
+    line_size, replacement ('round-robin' or 'random'), seed, schedule ('round-robin', 'random', or 'timed':
+    the actor with the fewest cycles runs next, for cost measurements),
     quantum (instructions per step; the mean for 'random'), evict_rate (per-step chance, in 1/65536, of evicting
     a random icache line on the running core), and the costs miss_cost, ipi_cost, hostcall_cost (cycles).
     """
@@ -236,6 +237,12 @@ class Machine(MachineCore):
         if self.schedule == "random":
             kind, actor = actors[self.sched_rng.randrange(len(actors))]
             quantum = 1 + self.sched_rng.randrange(2 * self.quantum)
+        elif self.schedule == "timed":
+            # discrete-event order: whoever is furthest behind in cycles goes next, so a host agent's writes
+            # and the other cores' instructions advance at the rates their cycle costs say
+            kind, actor = min(actors, key=lambda a: (self.cores[a[1].cpu if a[0] == "agent" else a[1].id].cycles,
+                                                     a[0] != "agent"))
+            quantum = self.quantum
         else:
             self._rr %= len(actors)
             kind, actor = actors[self._rr]

@@ -102,7 +102,7 @@ def add_trace_options(p, program_required):
     p.add_argument("args", nargs="*", help="arguments for the guest program (after --)")
     p.add_argument("--cores", type=int, default=4, help="simulated cores (default 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the interleaving (default 0)")
-    p.add_argument("--schedule", choices=("round-robin", "random"), default="random")
+    p.add_argument("--schedule", choices=("round-robin", "random", "timed"), default="random")
     p.add_argument("--quantum", type=int, default=200, help="instructions per scheduling step (default 200)")
     p.add_argument("--evict-rate", type=int, default=0, help="random icache evictions per step, in 1/65536")
     p.add_argument("--tracer", "-p", choices=TRACERS, default="function_graph", help="current_tracer")
