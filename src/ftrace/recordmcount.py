@@ -30,7 +30,8 @@ prologue_kind names the prologue's instructions in order, joined by '+': 'push' 
 instruction the analysis does not model (lr_offset is then None and the site is listed in McountInfo.unknown;
 record_mcount(strict=True) raises PrologueError instead).
 
-    python -m ftrace.recordmcount ELF...    prints the sites (like available_filter_functions) and a summary
+    python src/ftrace/recordmcount.py ELF...   prints the sites (like available_filter_functions) and a summary of
+                                               the prologue kinds (also as python -m ftrace.recordmcount)
 """
 import bisect
 import io
@@ -42,7 +43,6 @@ from typing import NamedTuple, Optional
 
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
-from elftools.elf.relocation import RelocationSection
 from elftools.elf.sections import SymbolTableSection
 
 MCOUNT_NAME = "__gnu_mcount_nc"
@@ -251,17 +251,31 @@ def _load(path):
     return elf
 
 
-def _functions(symtab):
+STT_FUNC, SHN_UNDEF = 2, 0
+BIND_RANK = {1: 0, 2: 1}        # STB_GLOBAL, STB_WEAK; anything else (STB_LOCAL) ranks 2
+
+
+def _symbols(elf, symtab):
+    """[(name, value, size, type, bind, shndx)] of .symtab, parsed with struct (pyelftools is slow per symbol)."""
+    strtab = elf.get_section(symtab["sh_link"]).data()
+    data = symtab.data()
+    out = []
+    for name_off, value, size, info, _, shndx in struct.iter_unpack("<IIIBBH", data[:len(data) // 16 * 16]):
+        end = strtab.find(b"\0", name_off)
+        out.append((strtab[name_off:end].decode("utf-8", "replace"), value, size, info & 15, info >> 4, shndx))
+    return out
+
+
+def _functions(symbols):
     """Function symbols as (addr, end or None, name), one per address: global > weak > local, sized, by name."""
-    rank = {"STB_GLOBAL": 0, "STB_WEAK": 1}
     best = {}
-    for sym in symtab.iter_symbols():
-        if sym["st_info"]["type"] != "STT_FUNC" or not sym.name or sym["st_shndx"] == "SHN_UNDEF":
+    for name, value, size, typ, bind, shndx in symbols:
+        if typ != STT_FUNC or not name or shndx == SHN_UNDEF:
             continue
-        addr = sym["st_value"] & ~1
-        key = (rank.get(sym["st_info"]["bind"], 2), sym["st_size"] == 0, sym.name)
+        addr = value & ~1
+        key = (BIND_RANK.get(bind, 2), size == 0, name)
         if addr not in best or key < best[addr][0]:
-            best[addr] = (key, sym["st_size"], sym.name)
+            best[addr] = (key, size, name)
     return [(addr, addr + size if size else None, name) for addr, (_, size, name) in sorted(best.items())]
 
 
@@ -297,11 +311,11 @@ def record_mcount(image_path, strict=False):
     symtab = elf.get_section_by_name(".symtab")
     if not isinstance(symtab, SymbolTableSection):
         raise RecordMcountError(f"{path}: no symbol table")
-    mcount_idx = {i for i, s in enumerate(symtab.iter_symbols())
-                  if s.name == MCOUNT_NAME and s["st_shndx"] != "SHN_UNDEF"}
+    symbols = _symbols(elf, symtab)
+    mcount_idx = {i for i, sym in enumerate(symbols) if sym[0] == MCOUNT_NAME and sym[5] != SHN_UNDEF}
     if not mcount_idx:
         raise RecordMcountError(f"{path}: no {MCOUNT_NAME} symbol: not a -pg program")
-    mcount_addr = symtab.get_symbol(min(mcount_idx))["st_value"] & ~1
+    mcount_addr = symbols[min(mcount_idx)][1] & ~1
 
     text = []
     for sec in elf.iter_sections():
@@ -319,16 +333,17 @@ def record_mcount(image_path, strict=False):
 
     reloc_sites, fake, saw_relocs = set(), [], False
     for sec in elf.iter_sections():
-        if not isinstance(sec, RelocationSection) or sec.is_RELA():
+        if sec["sh_type"] != "SHT_REL":
             continue
         target = elf.get_section(sec["sh_info"])
         if not target["sh_flags"] & SH_FLAGS.SHF_EXECINSTR:
             continue
         saw_relocs = True
-        for rel in sec.iter_relocations():
-            if rel["r_info_sym"] not in mcount_idx:
+        data = sec.data()
+        for off, info in struct.iter_unpack("<II", data[:len(data) // 8 * 8]):
+            if info >> 8 not in mcount_idx:
                 continue
-            rtype, off = rel["r_info_type"], rel["r_offset"]
+            rtype = info & 0xFF
             if rtype == R_ARM_THM_CALL:
                 reloc_sites.add(off)
             elif rtype in (R_ARM_CALL, R_ARM_PC24):
@@ -339,7 +354,7 @@ def record_mcount(image_path, strict=False):
         raise RecordMcountError(f"{path}: no relocations for the executable sections: link with -Wl,-q "
                                 "(--emit-relocs) so that the R_ARM_THM_CALL relocations are kept")
 
-    funcs = _functions(symtab)
+    funcs = _functions(symbols)
     starts = [f[0] for f in funcs]
 
     def function_of(addr):
