@@ -845,6 +845,7 @@ cdef class Core:
             else:
                 self.pc = pc
                 self.fault(UndefinedInstruction, "undefined or unsupported encoding")
+        self.attention &= ~ATTN_STOP    # a stop request ends the quantum it was made in, never a later one
         return self.instructions - start
 
     cdef int load_write_pc(self, uint32_t v) except -1:

@@ -146,6 +146,7 @@ class Machine(MachineCore):
             boot["arg"] = value
         elif offset == memmap.SMP_START:
             boot["status"] = self.start_cpu(value, boot["pc"], boot["arg"], boot["sp"])
+            core.request_stop()      # end the quantum: a lone core's long quantum must not outlive the others' start
         else:
             raise MemoryFault("store to an unassigned or read-only SMP block register", core=core.id,
                               addr=memmap.SMP_BASE + offset)
