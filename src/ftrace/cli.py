@@ -38,8 +38,11 @@ def cflags():
 
 
 def ldflags():
-    return (f"-mthumb -march=armv7-m -mfloat-abi=soft --specs=rdimon.specs -Wl,-q "
-            f"{os.path.join(HERE, 'guest', 'lib', 'libftrace.a')} {os.path.join(CPU_GUEST, 'lib', 'libsmp.a')}")
+    """-L finds lib/libc_p.a, a linker script standing in for the profiling libc that -pg asks for at link time
+    (newlib in Debian has none); -Wl,-q keeps the relocations recordmcount reads."""
+    lib = os.path.join(HERE, "guest", "lib")
+    return (f"-mthumb -march=armv7-m -mfloat-abi=soft --specs=rdimon.specs -Wl,-q -L{lib} "
+            f"{os.path.join(lib, 'libftrace.a')} {os.path.join(CPU_GUEST, 'lib', 'libsmp.a')}")
 
 
 # ---- a traced run ----
