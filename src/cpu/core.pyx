@@ -11,6 +11,7 @@ from libc.string cimport memcpy, memset
 
 from cpu.decode cimport *
 from cpu.memory cimport ld32, ld16, ld8, st32, st16, st8
+from cpu.addrset cimport find_u32
 
 from cpu.faults import (GuestFault, MemoryFault, AlignmentFault, UndefinedInstruction, InvalidStateFault,
                         UnhandledException)
@@ -1172,14 +1173,7 @@ cdef class MachineCore:
             self.n_fetch_watch = len(addrs)
 
     cdef bint fetch_watched(self, uint32_t pc) noexcept:
-        cdef Py_ssize_t lo = 0, hi = self.n_fetch_watch, mid
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if self.fetch_watch[mid] < pc:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo < self.n_fetch_watch and self.fetch_watch[lo] == pc
+        return find_u32(self.fetch_watch, self.n_fetch_watch, pc) >= 0
 
     cdef bint written_between(self, uint32_t lo, uint32_t hi, uint64_t after, uint64_t upto) noexcept:
         """Was any halfword in [lo, hi) written by a logged write numbered in (after, upto]?"""

@@ -276,13 +276,7 @@ class FtraceCore:
             hash_rec_update(ops, self.records, True, False)
         if ops is not self.global_ops or not self.global_start_up:
             ops.flags &= ~FTRACE_OPS_FL_ENABLED
-        command |= FTRACE_UPDATE_CALLS
-        if self.saved_ftrace_func != self.ftrace_trace_function:
-            self.saved_ftrace_func = self.ftrace_trace_function
-            command |= FTRACE_UPDATE_TRACE_FUNC
-        if not self.ftrace_enabled:
-            return
-        self.ftrace_run_update_code(command)
+        self.ftrace_startup_enable(command | FTRACE_UPDATE_CALLS)
 
     def ftrace_startup_enable(self, command):
         if self.saved_ftrace_func != self.ftrace_trace_function:

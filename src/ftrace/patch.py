@@ -197,33 +197,11 @@ def breakpoint_replace_code(ft, patcher, enable):
     if failed is None:
         yield from patcher.sync(1)
         report = "updating code"
-        count = 0
-        for rec in ft.records:
-            ret = ftrace_test_record(rec, enable)
-            if ret == FTRACE_UPDATE_IGNORE:
-                continue
-            new = ft.call_insn(rec) if ret == FTRACE_UPDATE_MAKE_CALL else ft.nop_insn()
-            err = patcher.write16(rec.ip + 2, halves(new)[1])
-            yield
-            if err:
-                failed = (err, rec)
-                break
-            count += 1
+        count, failed = yield from new_halfword_pass(ft, patcher, enable, ftrace_test_record, 1)
     if failed is None:
         yield from patcher.sync(2)
         report = "removing breakpoints"
-        count = 0
-        for rec in ft.records:
-            ret = ftrace_update_record(rec, enable)
-            if ret == FTRACE_UPDATE_IGNORE:
-                continue
-            new = ft.call_insn(rec) if ret == FTRACE_UPDATE_MAKE_CALL else ft.nop_insn()
-            err = patcher.write16(rec.ip, halves(new)[0])
-            yield
-            if err:
-                failed = (err, rec)
-                break
-            count += 1
+        count, failed = yield from new_halfword_pass(ft, patcher, enable, ftrace_update_record, 0)
     if failed is None:
         yield from patcher.sync(3)
         return 0
@@ -235,6 +213,23 @@ def breakpoint_replace_code(ft, patcher, enable):
     yield from patcher.run_sync()
     bp.modifying_ftrace_code = ft.modifying_ftrace_code > 0
     return err
+
+
+def new_halfword_pass(ft, patcher, enable, check, half):
+    """Write halfword `half` (0 first, 1 second) of every changing site's new instruction, a yield after each;
+    `check` is ftrace_test_record (pass 2) or ftrace_update_record (pass 3, which commits the flags)."""
+    count = 0
+    for rec in ft.records:
+        ret = check(rec, enable)
+        if ret == FTRACE_UPDATE_IGNORE:
+            continue
+        new = ft.call_insn(rec) if ret == FTRACE_UPDATE_MAKE_CALL else ft.nop_insn()
+        err = patcher.write16(rec.ip + 2 * half, halves(new)[half])
+        yield
+        if err:
+            return count, (err, rec)
+        count += 1
+    return count, None
 
 
 def remove_breakpoint(ft, patcher, rec):

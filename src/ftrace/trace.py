@@ -11,6 +11,7 @@ trace_functions.c, trace_functions_graph.c on top of the core in core.py).
 """
 import os
 
+from cpu import memmap
 from ftrace import events as ev_mod
 from ftrace import trace_output
 from ftrace.core import FtraceCore
@@ -232,6 +233,8 @@ class Ftrace(FtraceCore):
     # ---- reading the trace ----
 
     def symbolize(self, addr):
+        if memmap.HOSTCALL_BASE <= addr < memmap.HOSTCALL_BASE + 4 * memmap.HOSTCALL_SLOTS:
+            return ("smp_cpu_exit" if addr >> 2 == memmap.HOSTCALL_BASE >> 2 else "hostcall", addr & ~1 & 0xFFFF)
         return self.image.symbolize(addr)
 
     def comm_of_pid(self, pid):

@@ -16,6 +16,7 @@ from libc.stdlib cimport malloc, calloc, free
 
 from cpu.core cimport Core, HostCall, ExceptionHandler
 from cpu.memory cimport ld32, st32
+from cpu.addrset cimport find_u32
 from ftrace.ring_buffer cimport RingBuffer, trace_event, TRACE_FN, TRACE_GRAPH_ENT, TRACE_GRAPH_RET
 
 from cpu.faults import GuestFault
@@ -54,14 +55,7 @@ cdef class IpSet:
         free(self.vals)
 
     cdef Py_ssize_t find(self, uint32_t ip) noexcept:
-        cdef Py_ssize_t lo = 0, hi = self.n, mid
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if self.ips[mid] < ip:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo if lo < self.n and self.ips[lo] == ip else -1
+        return find_u32(self.ips, self.n, ip)
 
     cdef bint contains(self, uint32_t ip) noexcept:
         return self.find(ip) >= 0
