@@ -277,12 +277,12 @@ cdef class Core:
         return 0
 
     cdef fetch_event(self, str kind, uint32_t pc, uint32_t hw1, int64_t hw2, bint violation):
-        cdef uint32_t m1 = ld16(self, pc), m2 = ld16(self, pc + 2)
+        cdef uint32_t m1 = ld16(self, pc)
         cdef object seen, memory
         if hw2 < 0:
             seen, memory = (hw1,), (m1,)
         else:
-            seen, memory = (hw1, <uint32_t>hw2), (m1, m2)
+            seen, memory = (hw1, <uint32_t>hw2), (m1, ld16(self, pc + 2))
         ev = {"kind": kind, "core": self.id, "pc": pc, "seen": seen, "memory": memory,
               "cycles": self.cycles, "instructions": self.instructions}
         if len(self.m.fetch_events) < EVENTS_KEPT:
@@ -964,6 +964,9 @@ cdef class Core:
 
     def flush_icache_range(self, uint32_t start, uint32_t end):
         cdef uint32_t a = start & ~self.line_mask
+        if end > start and end - start >= (self.line_mask + 1) * self.nsets * self.ways:
+            self.icache_invalidate_all()      # a range as big as the cache: flush_cache_all, not a long walk
+            return
         while a < end:
             self.icache_invalidate_mva(a)
             if a + self.line_mask + 1 < a:
