@@ -29,6 +29,7 @@ cdef extern from *:
 
 
 cdef uint32_t INVALID_TAG = 0xffffffffu
+DEF MAX_ACTORS = 512
 cdef uint32_t SEMIHOSTING_BKPT = 0xab
 cdef int EVENTS_KEPT = 16
 
@@ -985,12 +986,15 @@ cdef class Core:
     def ipi_pending(self):
         return bool(self.ipi_queue)
 
-    def evict_random_line(self):
-        """Invalidate one line chosen by the machine's generator (widens the windows stale lines survive in)."""
+    cdef void evict_line(self) noexcept:
         cdef uint32_t i = self.m.random() % (self.nsets * self.ways)
         if self.lines[i].tag == self.cur_tag:
             self.cur_tag = INVALID_TAG
         self.lines[i].tag = INVALID_TAG
+
+    def evict_random_line(self):
+        """Invalidate one line chosen by the machine's generator (widens the windows stale lines survive in)."""
+        self.evict_line()
 
     def icache_contents(self, uint32_t addr):
         """The halfword the icache holds for addr, or None on a miss (no fill: for tests and the explorer)."""
@@ -1041,6 +1045,7 @@ cdef class MachineCore:
         self.icache_ways = icache_ways
         self.replacement = 1 if replacement == "random" else 0
         self.rng = seed * 0x9E3779B97F4A7C15u + 0x2545F4914F6CDD1Du
+        self.sched_rng = seed * 0xD1B54A32D192ED03u + 0x8CB92BA72F3D8DD7u
         self.miss_cost = 0
         self.ipi_cost = 0
         self.hostcall_cost = 1
@@ -1072,6 +1077,12 @@ cdef class MachineCore:
         self.rng ^= self.rng << 25
         self.rng ^= self.rng >> 27
         return (self.rng * 0x2545F4914F6CDD1Du) >> 11
+
+    cdef uint64_t sched_random(self) noexcept:
+        self.sched_rng ^= self.sched_rng >> 12
+        self.sched_rng ^= self.sched_rng << 25
+        self.sched_rng ^= self.sched_rng >> 27
+        return (self.sched_rng * 0x2545F4914F6CDD1Du) >> 11
 
     def rand(self, uint64_t n):
         """A number in [0, n) from the machine's seeded generator."""
@@ -1242,6 +1253,74 @@ cdef class MachineCore:
 
     # ---- the scheduler's inner loop ----
 
-    def run_core(self, int i, long budget):
-        """Let core i run up to budget instructions (it leaves early if it stops); returns how many ran."""
-        return (<Core>self.cores[i]).run(budget)
+    def run_core(self, int i, long budget, uint32_t evict_rate=0):
+        """Let core i run up to budget instructions (it leaves early if it stops); returns how many ran.
+        With evict_rate (in 1/65536) the machine's generator may first evict one of its icache lines."""
+        cdef Core c = self.cores[i]
+        if evict_rate and self.random() % 65536 < evict_rate:
+            c.evict_line()
+        return c.run(budget)
+
+    def schedule(self, int mode, long quantum, tuple agent_cpus, list record, long max_steps,
+                 uint64_t until_instructions, uint32_t evict_rate):
+        """The scheduler's loop: up to max_steps steps, each letting one actor run (mode 0 round-robin,
+        1 random, 2 timed).  Returns (0, 0, 0) when the steps or the instruction target are used up or the
+        program exited, (1, k, quantum) when agent k (of agent_cpus) is chosen (the caller runs it), and
+        (2, 0, 0) when nothing can run, each with the number of core steps taken appended.  Core steps are
+        appended to record as (core, instructions run)."""
+        cdef int actors[MAX_ACTORS]
+        cdef bint busy[MAX_ACTORS]
+        cdef int nact, na = len(agent_cpus), i, pick
+        cdef long steps = 0, q
+        cdef uint64_t total = 0, best, cyc
+        cdef Core c
+        if na > self.ncores:
+            raise ValueError("more agents than cores")
+        for c in self.cores:
+            total += c.instructions
+            busy[c.id] = 0
+        for i in range(na):
+            busy[<int>agent_cpus[i]] = 1
+        while steps < max_steps and self.exit_code is None:
+            if until_instructions and total >= until_instructions:
+                break
+            nact = 0
+            for i in range(na):
+                actors[nact] = -1 - i
+                nact += 1
+            for c in self.cores:
+                if c.state == CORE_RUNNING and not busy[c.id]:
+                    actors[nact] = c.id
+                    nact += 1
+            if nact == 0:
+                return (2, 0, 0, steps)
+            if mode == 1:
+                pick = self.sched_random() % nact
+                q = 1 + self.sched_random() % (2 * quantum)
+            elif mode == 2:
+                # discrete-event order: whoever is furthest behind in cycles runs next (agents first on ties),
+                # so an agent's writes and the cores' instructions advance at the rates their costs say
+                pick = 0
+                best = 0xFFFFFFFFFFFFFFFFu
+                for i in range(nact):
+                    c = self.cores[<int>agent_cpus[-1 - actors[i]] if actors[i] < 0 else actors[i]]
+                    cyc = c.instructions + c.stall_cycles
+                    if cyc < best:
+                        best, pick = cyc, i
+                q = quantum
+            else:
+                pick = self.rr_pos % nact
+                self.rr_pos += 1
+                q = quantum if nact > 1 else 1 << 20
+            if until_instructions and q > <long>(until_instructions - total):
+                q = <long>(until_instructions - total)
+            if actors[pick] < 0:
+                return (1, -1 - actors[pick], q, steps)
+            c = self.cores[actors[pick]]
+            if evict_rate and self.random() % 65536 < evict_rate:
+                c.evict_line()
+            q = c.run(q)
+            record.append((c.id, q))
+            total += q
+            steps += 1
+        return (0, 0, 0, steps)

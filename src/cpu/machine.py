@@ -5,7 +5,6 @@ or a host agent (a generator: the code that patches, for instance) runs one acti
 All choices come from the machine's seeded generator, and every step is recorded, so a run replays exactly
 from (program, configuration, seed) or from its recorded schedule.
 """
-import random
 import sys
 
 from cpu.core import MachineCore
@@ -16,6 +15,7 @@ from cpu import memmap
 
 CORE_OFF, CORE_RUNNING, CORE_STOPPED = 0, 1, 2
 SCHEDULES = ("round-robin", "random", "timed")
+MODES = {"round-robin": 0, "random": 1, "timed": 2}
 
 
 class Deadlock(GuestFault):
@@ -68,7 +68,7 @@ class Machine(MachineCore):
         if quantum < 1:
             raise ValueError(f"quantum must be at least 1, got {quantum}")
         self.seed = seed
-        self.schedule = schedule
+        self.schedule_mode = schedule
         self.quantum = quantum
         self.evict_rate = evict_rate
         self.miss_cost, self.ipi_cost, self.hostcall_cost = miss_cost, ipi_cost, hostcall_cost
@@ -79,11 +79,7 @@ class Machine(MachineCore):
         self.record = []          # [(actor, count)]: actor is a core number or "agent:<cpu>"
         self.replay_schedule = None
         self.boot = [dict(pc=0, sp=0, arg=0, status=0) for _ in range(cores)]
-        # Scheduling decisions have their own generator, so replaying a recorded schedule (which makes none)
-        # leaves the machine's generator (cache replacement, evictions) on the same sequence.
-        self.sched_rng = random.Random(seed)
         self.hostcalls.append(self._cpu_exit)   # slot 0: where a started core's function returns
-        self._rr = 0
 
     # ---- loading ----
 
@@ -220,56 +216,49 @@ class Machine(MachineCore):
 
     # ---- the scheduler ----
 
-    def _actors(self):
-        busy = {a.cpu for a in self.agents}
-        actors = [("agent", a) for a in self.agents]
-        actors += [("core", c) for c in self.cores if c.state == CORE_RUNNING and c.id not in busy]
-        return actors
+    def _run_agent(self, agent, quantum):
+        """One action of the agent if it can go on; otherwise its core busy-waits for the quantum."""
+        if agent.ready():
+            agent.step()
+            if agent.done:
+                self.agents.remove(agent)
+        else:
+            if not any(a.ready() for a in self.agents) and not any(
+                    c.state == CORE_RUNNING and c.id not in {a.cpu for a in self.agents} for c in self.cores):
+                raise Deadlock("every agent waits and no core can run to satisfy it")
+            self.cores[agent.cpu].charge(quantum)
+        self.record.append((f"agent:{agent.cpu}", quantum))
+
+    def advance(self, max_steps, until=None, stop_on_agent=False):
+        """Run up to max_steps scheduler steps (until the machine has run `until` instructions in all, if given);
+        returns the guest instructions run.  The choice of actors is made in C (Machine.schedule)."""
+        start = self.instructions
+        steps = 0
+        while steps < max_steps and self.exit_code is None:
+            if until is not None and self.instructions >= until:
+                break
+            if self.replay_schedule is not None:
+                self._replay_step()
+                steps += 1
+                continue
+            kind, k, q, done = self.schedule(MODES[self.schedule_mode], self.quantum,
+                                             tuple(a.cpu for a in self.agents), self.record, max_steps - steps,
+                                             0 if until is None else until, self.evict_rate)
+            steps += done
+            if kind == 2:
+                raise Deadlock("all cores stopped and the program has not exited")
+            if kind == 1:
+                self._run_agent(self.agents[k], q)
+                steps += 1
+                if stop_on_agent:
+                    break
+            elif kind == 0:
+                break
+        return self.instructions - start
 
     def step(self, limit=None):
-        """One scheduler step (at most `limit` instructions); returns the number of guest instructions it ran."""
-        if self.replay_schedule is not None:
-            return self._replay_step()
-        actors = self._actors()
-        if not any(kind == "core" or actor.ready() for kind, actor in actors):
-            if actors:
-                raise Deadlock("every agent waits and no core can run to satisfy it")
-            raise Deadlock("all cores stopped and the program has not exited")
-        if self.schedule == "random":
-            kind, actor = actors[self.sched_rng.randrange(len(actors))]
-            quantum = 1 + self.sched_rng.randrange(2 * self.quantum)
-        elif self.schedule == "timed":
-            # discrete-event order: whoever is furthest behind in cycles goes next, so a host agent's writes
-            # and the other cores' instructions advance at the rates their cycle costs say
-            kind, actor = min(actors, key=lambda a: (self.cores[a[1].cpu if a[0] == "agent" else a[1].id].cycles,
-                                                     a[0] != "agent"))
-            quantum = self.quantum
-        else:
-            self._rr %= len(actors)
-            kind, actor = actors[self._rr]
-            self._rr += 1
-            # a lone core needs no interleaving: long quanta keep the scheduler off the profile
-            quantum = self.quantum if len(actors) > 1 else 1 << 20
-        if limit is not None:
-            quantum = min(quantum, limit)
-        return self._run_actor(kind, actor, quantum)
-
-    def _run_actor(self, kind, actor, quantum):
-        if kind == "agent":
-            # One action if it can go on; otherwise its core busy-waits for the quantum.
-            if actor.ready():
-                actor.step()
-                if actor.done:
-                    self.agents.remove(actor)
-            else:
-                self.cores[actor.cpu].charge(quantum)
-            self.record.append((f"agent:{actor.cpu}", quantum))
-            return 0
-        if self.evict_rate and self.rand(65536) < self.evict_rate:
-            actor.evict_random_line()
-        ran = self.run_core(actor.id, quantum)
-        self.record.append((actor.id, ran))
-        return ran
+        """One scheduler step (at most `limit` instructions); returns the guest instructions it ran."""
+        return self.advance(1, None if limit is None else self.instructions + limit)
 
     def _replay_step(self):
         if self._replay_pos >= len(self.replay_schedule):
@@ -278,8 +267,9 @@ class Machine(MachineCore):
         self._replay_pos += 1
         if isinstance(who, str):
             cpu = int(who.split(":")[1])
-            return self._run_actor("agent", next(a for a in self.agents if a.cpu == cpu), count)
-        return self._run_actor("core", self.cores[who], count)
+            return self._run_agent(next(a for a in self.agents if a.cpu == cpu), count)
+        ran = self.run_core(who, count, self.evict_rate)
+        self.record.append((who, ran))
 
     def replay(self, schedule):
         """Follow a recorded schedule instead of choosing: the run repeats exactly."""
@@ -288,20 +278,24 @@ class Machine(MachineCore):
 
     def run(self, max_instructions=None):
         """Run until the program exits; returns its exit code."""
-        total = 0
+        limit = None if max_instructions is None else self.instructions + max_instructions
         while self.exit_code is None:
-            left = None if max_instructions is None else max_instructions - total
-            if left is not None and left <= 0:
+            if limit is not None and self.instructions >= limit:
                 raise InstructionLimit(f"stopped after {max_instructions} instructions without the guest exiting")
-            total += self.step(left)
+            self.advance(1 << 30, limit)
         return self.exit_code
 
+    def run_for(self, instructions):
+        """Run about this many more instructions (all cores together), or until the program exits."""
+        self.advance(1 << 30, self.instructions + instructions)
+
     def run_until(self, cond, max_steps=10_000_000):
-        """Step until cond() is true or the program exits; returns cond()."""
-        for _ in range(max_steps):
-            if cond() or self.exit_code is not None:
-                break
-            self.step()
+        """Step until cond() is true or the program exits (cond is checked after every agent action and
+        every 64 core steps); returns cond()."""
+        steps = 0
+        while not cond() and self.exit_code is None and steps < max_steps:
+            self.advance(64, stop_on_agent=True)
+            steps += 64
         return cond()
 
     # ---- statistics ----

@@ -333,8 +333,12 @@ class FtraceCore:
         watched = sum(c.watched_fetches for c in self.m.cores)
         agent = self.m.spawn(self.arch_ftrace_update_code(command), cpu=self.patch_cpu, name="ftrace")
         self.m.run_until(lambda: agent.done)
-        while not agent.done:               # the program exited meanwhile: finish with the cores stopped
-            self.m.step()
+        while not agent.done:               # the program exited: nothing else runs, finish the agent alone
+            if not agent.ready():
+                raise RuntimeError("the patching agent waits on cores that can no longer run")
+            agent.step()
+        if agent in self.m.agents:
+            self.m.agents.remove(agent)
         self.m.completed_wseq = self.m.wseq  # the update's last sync returned: its writes must be seen
         self.m.set_fetch_watch(())
         for c in calls:

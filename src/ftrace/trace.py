@@ -284,5 +284,4 @@ class Ftrace(FtraceCore):
 
     def run_for(self, instructions):
         """Let the machine run about this many instructions (all cores together), or until the program exits."""
-        target = self.m.instructions + instructions
-        return self.m.run_until(lambda: self.m.instructions >= target)
+        self.m.run_for(instructions)
