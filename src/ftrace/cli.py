@@ -15,6 +15,7 @@ import sys
 import time
 
 import cpu
+from cpu import memmap
 from cpu.__main__ import format_stats
 from cpu.faults import ELFError, GuestFault, InstructionLimit
 from ftrace.ops import FtraceError
@@ -23,7 +24,7 @@ from ftrace.trace import TRACERS, Ftrace
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GUEST_BIN = os.path.join(HERE, "guest", "bin")
-DEMO_PROGRAM = os.path.join(GUEST_BIN, "workload-O2.elf")
+DEMO_PROGRAM = os.path.join(GUEST_BIN, "workload-O2.elf")   # = ftrace.DEMO_PROGRAM
 CPU_GUEST = os.path.join(os.path.dirname(os.path.abspath(cpu.__file__)), "guest")
 
 
@@ -182,9 +183,15 @@ def cmd_record(args):
     program, argv = program_of(args)
     m, ft, log = traced_run(args, program, argv, sys.stdout.buffer)
     funcs = [(s.addr, s.size, s.name) for s in m.image.funcs]
+    # the host-call slots Ftrace.symbolize names (smp_cpu_exit: the return address of a secondary core's entry)
+    funcs += [(memmap.HOSTCALL_BASE, 4, "smp_cpu_exit"),
+              (memmap.HOSTCALL_BASE + 4, 4 * (memmap.HOSTCALL_SLOTS - 1), "hostcall")]
     comms = {ft.tasks.pid_of(c): ft.comm for c in range(m.ncores)}
+    # overwritten events, so that the file's entries-written is the run's (write_trace_dat stores them as the
+    # kernel's reader does: trace-cmd reports "CPU:N [n EVENTS DROPPED]")
+    lost = {c: ft.rb.overrun(c) for c in range(m.ncores) if ft.rb.overrun(c)}
     export.write_trace_dat(args.output, ft.raw_events(), ft.symbolize, m.ncores, comms, funcs=funcs,
-                           tracer=ft.current_tracer, clock_hz=m.cpu_hz)
+                           tracer=ft.current_tracer, clock_hz=m.cpu_hz, lost=lost)
     print(f"ftrace: recorded {sum(ft.rb.entries(c) for c in range(m.ncores))} events "
           f"({ft.current_tracer}) to {args.output}", file=sys.stderr)
     return 0
