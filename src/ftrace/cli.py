@@ -80,9 +80,25 @@ def traced_run(args, program, argv, stdout):
         on = i % 2 == 1
         (ft.ftrace_enable if on else ft.ftrace_disable)()
         log.append((m.instructions, "ftrace_enable" if on else "ftrace_disable", dict(ft.last_update)))
-    if m.exit_code is None:
-        m.run(max_instructions=args.max_instructions)
+    run_with_progress(m, args.max_instructions)
     return m, ft, log
+
+
+def run_with_progress(m, max_instructions, chunk=2_000_000):
+    """m.run(), with a progress line on a terminal's stderr for long runs (instructions, events, MIPS)."""
+    if not sys.stderr.isatty():
+        m.run(max_instructions=max_instructions)
+        return
+    start, t0 = m.instructions, time.perf_counter()
+    limit = None if max_instructions is None else start + max_instructions
+    while m.exit_code is None:
+        if limit is not None and m.instructions >= limit:
+            m.run(max_instructions=0)
+        m.run_for(chunk if limit is None else min(chunk, limit - m.instructions))
+        done = m.instructions - start
+        print(f"\r  running: {done:>12,} instructions, {done / (time.perf_counter() - t0) / 1e6:6.1f} MIPS",
+              end="", file=sys.stderr, flush=True)
+    print("\r" + " " * 60 + "\r", end="", file=sys.stderr, flush=True)
 
 
 def patch_summary(ft, log):
@@ -102,7 +118,7 @@ def add_trace_options(p, program_required):
         p.add_argument("program", metavar="PROG.elf", help="a program built with `ftrace cflags`/`ldflags`")
     else:
         p.add_argument("program", metavar="PROG.elf", nargs="?", default=None,
-                       help="the program to trace (default: the bundled multi-core workload)")
+                       help="the program to trace: a path or a bundled program's name (default: workload)")
     p.add_argument("args", nargs="*", help="arguments for the guest program (after --)")
     p.add_argument("--cores", type=int, default=4, help="simulated cores (default 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the interleaving (default 0)")
@@ -124,11 +140,19 @@ def add_trace_options(p, program_required):
 
 
 def program_of(args):
+    """The program to trace: a path, the name of a bundled one (workload, bigfuncs-1k, hot ...), or the
+    bundled workload when none is given."""
     if args.program is None:
         return DEMO_PROGRAM, args.args or ["8"]
-    if not os.path.exists(args.program):
-        raise UsageError(f"{args.program}: no such file")
-    return args.program, args.args
+    if os.path.exists(args.program):
+        return args.program, args.args
+    bundled = os.path.join(GUEST_BIN, args.program if args.program.endswith(".elf") else args.program + ".elf")
+    if args.program == "workload":
+        bundled = DEMO_PROGRAM
+    if os.path.exists(bundled):
+        return bundled, args.args
+    names = sorted(f[:-4] for f in os.listdir(GUEST_BIN) if f.endswith(".elf"))
+    raise UsageError(f"{args.program}: no such file (bundled programs: workload, {', '.join(names)})")
 
 
 # ---- subcommands ----
