@@ -82,6 +82,7 @@ cdef class Core:
     cdef int check_fetch(self, uint32_t pc, insn_t* d) except -1
     cdef void icache_invalidate_all(self) noexcept
     cdef void icache_invalidate_mva(self, uint32_t addr) noexcept
+    cdef void evict_line(self) noexcept
     cdef int take_attention(self) except -1
     cdef int exception(self, list chain, uint32_t imm, uint32_t pc, str what) except -1
     cdef fetch_event(self, str kind, uint32_t pc, uint32_t hw1, int64_t hw2, bint violation)
@@ -109,6 +110,8 @@ cdef class MachineCore:
     cdef int replacement       # 0 round-robin, 1 random
     cdef public uint32_t miss_cost
     cdef uint64_t rng
+    cdef uint64_t sched_rng       # the scheduler's own stream: replaying a record leaves `rng` in step
+    cdef public uint64_t rr_pos
     # code-write log for torn-fetch detection: writes to [watch_lo, watch_lo + watch_len)
     cdef uint32_t watch_lo, watch_len
     cdef uint32_t watch_fast_lo, watch_fast_len   # widened by 3 so the store fast path needs one compare
@@ -130,6 +133,7 @@ cdef class MachineCore:
     cdef Py_ssize_t n_fetch_watch
 
     cdef uint64_t random(self) noexcept
+    cdef uint64_t sched_random(self) noexcept
     cdef int logged_store(self, uint32_t a, uint32_t v, int size) except -1
     cdef int clear_monitors(self, Core writer, uint32_t a) except -1
     cdef int check_range(self, uint64_t addr, uint64_t n) except -1
