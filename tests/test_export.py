@@ -266,7 +266,7 @@ def test_layout_round_trip(tmp_path, workload):
     assert (d["systems"], d["printk"]) == (0, "")
     assert d["cmdlines"] == "1000 workload-O2\n1001 workload-O2\n"
     assert d["cpus"] == 2 and d["clock"] == "[local]"
-    assert [o[0] for o in d["options"]] == [4, 5] and d["options"][0][1] == b""
+    assert [o[0] for o in d["options"]] == [4, 5] and d["options"][0][1] == b"[local]\0"
     assert d["options"][1][1].endswith(b"\0") and b"function_graph" in d["options"][1][1]
     # kallsyms: every function, sorted (the last one, _fini, has no size: no _etext after it)
     expect = sorted({(a, n) for a, _, n in workload.funcs})

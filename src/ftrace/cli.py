@@ -78,8 +78,9 @@ def traced_run(args, program, argv, stdout):
         if not m.run_until(lambda: m.instructions >= at) or m.exit_code is not None:
             break
         on = i % 2 == 1
+        started = m.instructions
         (ft.ftrace_enable if on else ft.ftrace_disable)()
-        log.append((m.instructions, "ftrace_enable" if on else "ftrace_disable", dict(ft.last_update)))
+        log.append((started, "ftrace_enable" if on else "ftrace_disable", dict(ft.last_update)))
     run_with_progress(m, args.max_instructions)
     return m, ft, log
 
@@ -109,7 +110,7 @@ def patch_summary(ft, log):
                      f"{u['ipis']} IPIs, {u['cycles']} cycles on cpu{ft.patch_cpu}, others lost "
                      f"{u['others_lost_cycles']} cycles, {u['bkpt_hits']} breakpoint hits")
     for at, what, _ in log:
-        lines.append(f"#   at instruction {at}: {what}")
+        lines.append(f"#   at instruction {at}: {what} (patched live while the other cores ran)")
     return "\n".join(lines) + "\n"
 
 
@@ -214,10 +215,16 @@ def cmd_record(args):
     # overwritten events, so that the file's entries-written is the run's (write_trace_dat stores them as the
     # kernel's reader does: trace-cmd reports "CPU:N [n EVENTS DROPPED]")
     lost = {c: ft.rb.overrun(c) for c in range(m.ncores) if ft.rb.overrun(c)}
-    export.write_trace_dat(args.output, ft.raw_events(), ft.symbolize, m.ncores, comms, funcs=funcs,
-                           tracer=ft.current_tracer, clock_hz=m.cpu_hz, lost=lost)
+    output = args.output or {"dat": "trace.dat", "json": "trace.json", "folded": "trace.folded"}[args.format]
+    if args.format == "dat":
+        export.write_trace_dat(output, ft.raw_events(), ft.symbolize, m.ncores, comms, funcs=funcs,
+                               tracer=ft.current_tracer, clock_hz=m.cpu_hz, lost=lost)
+    elif args.format == "json":
+        export.write_chrome_json(output, ft.raw_events(), ft.symbolize, m.ncores, comms)
+    else:
+        export.write_folded(output, ft.raw_events(), ft.symbolize)
     print(f"ftrace: recorded {sum(ft.rb.entries(c) for c in range(m.ncores))} events "
-          f"({ft.current_tracer}) to {args.output}", file=sys.stderr)
+          f"({ft.current_tracer}) to {output}", file=sys.stderr)
     return 0
 
 
@@ -256,7 +263,11 @@ def main(argv=None):
     r.add_argument("-o", "--output", help="write the trace text to this file instead of stdout")
     rec = sub.add_parser("record", help="trace a program and write a trace-cmd trace.dat (like trace-cmd record)")
     add_trace_options(rec, program_required=False)
-    rec.add_argument("-o", "--output", default="trace.dat", help="output file (default trace.dat)")
+    rec.add_argument("-o", "--output", default=None,
+                     help="output file (default trace.dat, trace.json or trace.folded by --format)")
+    rec.add_argument("-F", "--format", choices=("dat", "json", "folded"), default="dat",
+                     help="dat: trace-cmd's trace.dat (trace-cmd report, KernelShark); json: Chrome trace-event "
+                          "JSON (Perfetto UI, chrome://tracing); folded: folded stacks (flamegraph.pl, speedscope)")
     rep = sub.add_parser("report", help="per-function call counts, total and self time from a recorded file")
     rep.add_argument("-i", "--input", default="trace.dat")
     rep.add_argument("-s", "--sort", choices=("total", "self", "calls", "func"), default="total")

@@ -499,7 +499,10 @@ def _write_headers(out, ncpus, kallsyms, cmdlines, uname):
     # CPU count, options
     w(struct.pack("<I", ncpus))
     w(b"options  \0")
-    w(struct.pack("<HI", TRACECMD_OPTION_TRACECLOCK, 0))
+    # An empty TRACECLOCK option makes trace-cmd 3.1.6 read uninitialised memory and sometimes print raw
+    # timestamps; giving it the clock's text as content avoids that.
+    clock = TRACE_CLOCK_TEXT + b"\0"
+    w(struct.pack("<HI", TRACECMD_OPTION_TRACECLOCK, len(clock)) + clock)
     u = uname.encode() + b"\0"
     w(struct.pack("<HI", TRACECMD_OPTION_UNAME, len(u)) + u)
     w(struct.pack("<H", 0))
