@@ -338,3 +338,31 @@ def test_bad_arguments_are_refused_clearly():
     plain.load_elf(os.path.join(os.path.dirname(cpu.__file__), "guest", "bin", "fib-O2.elf"), stdout=io.BytesIO())
     with pytest.raises(FtraceError, match="not linked with ftrace's entry code"):
         ftrace.Ftrace(plain)
+
+
+def test_compiled_cffi_callback_fast_path(tmp_path):
+    """A real C function (cffi API mode, compiled here) as an ftrace_ops func: called at C level per event."""
+    cffi = pytest.importorskip("cffi")
+    import importlib.util
+    ffi = cffi.FFI()
+    ffi.cdef("void count_calls(uint32_t ip, uint32_t parent_ip, int cpu, void *data);")
+    ffi.set_source("_ftrace_cb_test", """
+        #include <stdint.h>
+        void count_calls(uint32_t ip, uint32_t parent_ip, int cpu, void *data)
+        { ((uint64_t *)data)[cpu]++; (void)ip; (void)parent_ip; }""")
+    so = ffi.compile(tmpdir=str(tmp_path))
+    spec = importlib.util.spec_from_file_location("_ftrace_cb_test", so)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    counts = mod.ffi.new("uint64_t[4]")
+    m, ft, _ = boot(cores=4)
+    fn = mod.ffi.addressof(mod.lib, "count_calls")           # a C function pointer (cdata)
+    ft.register_function(fn, filter="fib", data=int(mod.ffi.cast("uintptr_t", counts)))
+    m.run()
+    fib = [r.ip for r in ft.records if r.func == "fib"][0]
+    m2, ft2, _ = boot(cores=4)              # the same run, counted by the built-in function tracer
+    ft2.set_ftrace_filter("fib")
+    ft2.current_tracer = "function"
+    m2.run()
+    per_cpu = [sum(1 for e in ft2.events() if e["cpu"] == c and e["ip"] == fib) for c in range(4)]
+    assert list(counts) == per_cpu and sum(per_cpu) > 0

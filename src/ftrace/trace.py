@@ -201,8 +201,9 @@ class Ftrace(FtraceCore):
     # ---- user callbacks ----
 
     def register_function(self, callback, name="user", filter=None, notrace=None, data=0):
-        """register_ftrace_function with a Python callable fn(ip, parent_ip, cpu) (slow path) or a cffi C
-        function `void f(uint32_t ip, uint32_t parent_ip, int cpu, void *data)` (fast path)."""
+        """register_ftrace_function with a Python callable fn(ip, parent_ip, cpu) (slow path) or a pointer to a C
+        function `void f(uint32_t ip, uint32_t parent_ip, int cpu, void *data)` as cffi cdata, e.g.
+        `ffi.addressof(lib, "f")` of a compiled cffi module (fast path: called at C level, `data` passed)."""
         func = self._ops_func(callback, data)
         ops = ftrace_ops(func, name)
         if filter:
