@@ -329,7 +329,7 @@ class FtraceCore:
         start = (cpu.cycles, [c.stall_cycles for c in self.m.cores], self.bkpt_handler.hits,
                  sum(c.ipis_taken for c in self.m.cores))
         self.patcher.stats = type(self.patcher.stats)()
-        self.m.set_fetch_watch(self.cmodx_locations(command))
+        self.patcher.watch_on_first_write(self.cmodx_locations(command))
         watched = sum(c.watched_fetches for c in self.m.cores)
         agent = self.m.spawn(self.arch_ftrace_update_code(command), cpu=self.patch_cpu, name="ftrace")
         self.m.run_until(lambda: agent.done)
@@ -340,7 +340,7 @@ class FtraceCore:
         if agent in self.m.agents:
             self.m.agents.remove(agent)
         self.m.completed_wseq = self.m.wseq  # the update's last sync returned: its writes must be seen
-        self.m.set_fetch_watch(())
+        self.patcher.watch_on_first_write(None)
         for c in calls:
             c.stopped = bool(self.ftrace_disabled)
         st = self.patcher.stats.as_dict()

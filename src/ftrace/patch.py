@@ -61,6 +61,21 @@ class CodePatcher:
         self.write_cost = write_cost
         self.drop = frozenset(drop)
         self.stats = PatchStats()
+        self.pending_watch = None
+
+    def watch_on_first_write(self, locations):
+        """The CMODX audit counts fetches of `locations` from this update's first write on (None: stop):
+        fetches before any write, while a stop_machine is still parking the cores, modify nothing."""
+        self.pending_watch = locations
+        if locations is None:
+            self.m.set_fetch_watch(())
+
+    def _written(self):
+        self.stats.writes += 1
+        self.m.cores[self.cpu].charge(self.write_cost)
+        if self.pending_watch:
+            self.m.set_fetch_watch(self.pending_watch)
+            self.pending_watch = ()
 
     # ---- primitive writes (probe_kernel_read / probe_kernel_write / __patch_text) ----
 
@@ -74,8 +89,7 @@ class CodePatcher:
         if ip + 2 > self.m.mem_size:
             return -errno.EPERM
         self.m.write16(ip, hw)
-        self.stats.writes += 1
-        self.m.cores[self.cpu].charge(self.write_cost)
+        self._written()
         return 0
 
     def patch_text(self, ip, opcode):
@@ -89,8 +103,7 @@ class CodePatcher:
             self.write16(ip + 2, second)
         else:
             self.m.write(ip, opcode_to_mem(opcode))
-            self.stats.writes += 1
-            self.m.cores[self.cpu].charge(self.write_cost)
+            self._written()
         yield
         return 0
 
@@ -116,8 +129,7 @@ class CodePatcher:
         if ip + 4 > self.m.mem_size:
             return -errno.EPERM
         self.m.write(ip, opcode_to_mem(opcode))
-        self.stats.writes += 1
-        self.m.cores[self.cpu].charge(self.write_cost)
+        self._written()
         return 0
 
     def quiesce(self, ip):
