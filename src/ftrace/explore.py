@@ -1,24 +1,37 @@
 """The protocol explorer: one randomized run of a code-patching method under live load, checked for violations.
 
-A run boots the bundled multi-core workload (bigfuncs-1k: 1002 mcount sites, 71 of them straddling a 32-byte
-icache line), traces the 111 functions matching f6* (16 straddling sites) with the function tracer, and switches ftrace_enabled off and on every `toggle_every`
-instructions while the cores run, under a random schedule with random icache evictions, the patching agent
-interleaved with the cores at every write.  Everything derives from (config, method, drop, seed), so any run
-replays exactly.
+A run boots the explorer's workload on 4 cores (hot.elf, src/ftrace/guest/hot: 64 small traced functions that
+every core calls in a hot loop, so every site runs every ~1500 instructions on every core; 42 of the 64 sites
+straddle a 32-byte icache line), traces the 32 even-numbered functions (21 straddling sites) with the function
+tracer, and every `toggle_every` instructions changes the code while the cores run, in the cycle
+
+    ftrace_enabled=0, ftrace_enabled=1, set_ftrace_filter '' (all 64), set_ftrace_filter back to the 32
+
+(Config.refilter; with refilter=() the toggles only alternate ftrace_enabled).  The filter changes matter: an
+ftrace_enabled=1 update also rewrites ftrace_call, and that write's own syncs cover whatever the call-site pass
+left unsynced, so a protocol whose last sync is missing only shows it on a plain call-site update; and the first
+widening of the filter enables 32 sites for the first time while the cores run.  The schedule is random (random
+quanta), with random icache evictions, and the patching agent is interleaved with the cores at every write.
+Everything derives from (config, method, drop, seed), so any run replays exactly.
 
 Violations, in order of precedence:
   fault         the guest faulted (an undefined, misaligned or wild instruction: usually a torn or mixed BL)
-  torn          a core executed a 32-bit instruction whose halves never stood together in memory
+  torn          a core executed a 32-bit instruction whose halves never stood together in memory (the machine's
+                check, plus the explorer's own for a mixed nop/call at a site: see _mixed)
   late-stale    a core executed bytes that a completed update had overwritten (its syncs did not reach it)
   stack         a core's stack pointer is off when the program ends
   wrong-result  the program's output differs from the untraced run
+  ftrace-bug    ftrace_bug() killed ftrace: a site held what an update did not expect
 """
+import hashlib
 import io
 import os
 import time
 from dataclasses import dataclass, field
 
 import cpu
+from cpu.core import FetchViolation
+from ftrace.ops import FtraceError
 from ftrace.patch import METHODS
 from ftrace.trace import Ftrace
 
@@ -27,23 +40,44 @@ DROPPABLE = {"breakpoint": ("sync1", "sync2", "sync3"), "branch_over": ("sync1",
              "direct": ("sync1",), "stop_machine": ("release-flush",), "unsynced": ()}
 
 
+HALF = "*0 *2 *4 *6 *8"             # hot.elf's 32 even-numbered functions h0, h2, ... h62
+
+
 @dataclass(frozen=True)
 class Config:
-    program: str = "bigfuncs-1k.elf"
-    argv: tuple = ("4",)
+    program: str = "hot.elf"
+    argv: tuple = ("24",)           # rounds of the 64 calls per core: ~0.15 s of host time for a clean run
     cores: int = 4
     quantum: int = 40
     evict_rate: int = 6000          # per scheduler step, in 1/65536
     toggle_every: int = 5000
-    filter: str = "f6*"             # 111 sites, 16 of them straddling a line: short updates, many per run
+    filter: str = HALF              # the initial filter ('' = every function)
+    refilter: tuple = ("", HALF)    # after each off/on pair, these filters in turn (see the module docstring)
     max_instructions: int = 20_000_000
 
     def path(self):
         return self.program if os.path.isabs(self.program) else os.path.join(GUEST, self.program)
 
 
+VIOLATION_EVENTS = ("torn", "stale-after-sync")
+EVENTS_KEPT = 64                    # violating fetch events kept per run (the machine keeps only its first 16)
+
+
 @dataclass
 class RunResult:
+    """What one run found.  Everything but host_seconds is a function of (config, method, drop, seed).
+
+    torn        torn fetches the machine detected; torn_missed: mixed instructions it did not flag (_mixed)
+    events_lost torn and late-stale fetches whose event the machine did not keep (its list holds 16 between two
+                harvests); when there are any, the run is replayed with stop_on_violation to find the first
+                violation, which then heads `events` and `where`
+    events      the violating fetches (torn, stale-after-sync), at most EVENTS_KEPT, in order: dicts with kind,
+                core, pc, seen and memory (halfwords), cycles, instructions (and missed=True for torn_missed)
+    where       one entry per violating fetch event and one for a guest fault: kind, core, pc, site (the mcount
+                site's ip the pc belongs to, or None), func, straddles (the site's BL crosses an icache line)
+    schedule_len, schedule_hash   the recorded schedule (Machine.record): its length and a hash, to tell that a
+                replay followed the same interleaving
+    """
     method: str
     drop: tuple
     seed: int
@@ -52,20 +86,44 @@ class RunResult:
     toggles: int = 0
     instructions: int = 0
     torn: int = 0
+    torn_missed: int = 0
+    violation_events: int = 0
+    events_lost: int = 0
     stale: int = 0
     late_stale: int = 0
     cmodx_fetches: int = 0
     bkpt_hits: int = 0
+    updates: int = 0
     events: list = field(default_factory=list)
+    where: list = field(default_factory=list)
+    schedule_len: int = 0
+    schedule_hash: str = ""
     host_seconds: float = 0.0
 
     @property
     def label(self):
         return self.method + "".join(f"-no-{d}" for d in self.drop)
 
+    @property
+    def key(self):
+        return (self.method, tuple(self.drop), self.seed)
+
     def as_dict(self):
         d = dict(self.__dict__)
+        d["drop"] = list(self.drop)
         d["label"] = self.label
+        return d
+
+    @classmethod
+    def from_dict(cls, d):
+        d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        d["drop"] = tuple(d.get("drop", ()))
+        return cls(**d)
+
+    def outcome(self):
+        """The run's result without the host time: equal for equal (config, method, drop, seed)."""
+        d = self.as_dict()
+        d.pop("host_seconds")
         return d
 
 
@@ -94,8 +152,107 @@ def build(config, method, drop, seed, stop_on_violation=False):
     return m, ft, out
 
 
-def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, keep=None):
-    """One randomized run; returns a RunResult (and, with keep=dict, the machine and ftrace in it)."""
+def site_of(ft, pc):
+    """The mcount record whose site holds pc: its BL (ip, ip + 2) or, for branch_over, the push before it."""
+    for ip in (pc, pc - 2, pc + 2):
+        rec = ft.records.lookup(ip)
+        if rec is not None:
+            return rec
+    return None
+
+
+def locate(ft, kind, core, pc):
+    rec = site_of(ft, pc) if pc is not None else None
+    line = ft.m.line_size
+    return {"kind": kind, "core": core, "pc": pc, "site": rec.ip if rec else None,
+            "func": rec.func if rec else None,
+            "straddles": bool(rec is not None and rec.ip % line == line - 2)}
+
+
+def schedule_hash(record):
+    return hashlib.sha256(repr(record).encode()).hexdigest()[:16]
+
+
+def _mixed(ft, e):
+    """A 32-bit instruction executed at an mcount site that is neither the site's nop nor its call: half of
+    one and half of the other.  The machine's torn check misses one direction of it when a whole-instruction
+    store (direct, unsynced) lands in its write log as two halfword writes: the check then believes the
+    new-first-half/old-second-half pair stood in memory between them."""
+    if len(e["seen"]) != 2:
+        return False
+    rec = ft.records.lookup(e["pc"])
+    if rec is None:
+        return False
+    val = e["seen"][0] << 16 | e["seen"][1]
+    return val != ft.nop_insn() and val != ft.call_insn(rec)
+
+
+def _harvest(ft, res, events):
+    """Keep the violating fetch events: torn and stale-after-sync as the machine flags them, and an in-window
+    stale fetch that executed a mixed instruction (_mixed) as a torn one the machine missed."""
+    last = None
+    for e in events:
+        kind = e["kind"]
+        same = last is not None and (e["core"], e["pc"], e["instructions"]) == last
+        last = (e["core"], e["pc"], e["instructions"])
+        if kind == "stale" and not same and _mixed(ft, e):
+            e = dict(e, kind="torn", missed=True)
+            res.torn_missed += 1
+        elif kind not in VIOLATION_EVENTS:
+            continue
+        else:
+            res.violation_events += 1
+        if len(res.events) < EVENTS_KEPT:
+            res.events.append(e)
+
+
+def _install_harvest(m, ft, res, observe=None):
+    """Keep every violating fetch event: the machine stops appending to fetch_events at 16, most of them the
+    harmless in-window stale fetches, so empty it after every batch of scheduler steps (Machine.advance, which
+    returns after each agent action and at least every 64 steps; Machine.step where there is no advance)."""
+    name = "advance" if hasattr(m, "advance") else "step"
+    inner = getattr(m, name)
+
+    def harvesting(*args, **kw):
+        try:
+            return inner(*args, **kw)
+        finally:
+            if m.fetch_events:
+                _harvest(ft, res, m.fetch_events)
+                m.fetch_events.clear()
+            if observe is not None:
+                observe()
+    setattr(m, name, harvesting)
+
+
+def _violation_event(m, fault):
+    """The event of the FetchViolation that stopped a run, rebuilt from the exception (the machine may not
+    have kept it: its list was full)."""
+    kind = fault.reason.split(" fetch")[0]
+    pair = fault.insn > 0xFFFF
+    seen = [fault.insn >> 16, fault.insn & 0xFFFF] if pair else [fault.insn]
+    memory = [m.read16(fault.pc), m.read16(fault.pc + 2)] if pair else [m.read16(fault.pc)]
+    c = m.cores[fault.core]
+    return {"kind": kind, "core": fault.core, "pc": fault.pc, "seen": seen, "memory": memory,
+            "cycles": c.cycles, "instructions": c.instructions}
+
+
+def toggle(ft, config, n):
+    """The n-th code change of a run (n from 0): off, on, then the refilter patterns, in a cycle."""
+    k = n % (2 + len(config.refilter))
+    if k == 0:
+        ft.ftrace_disable()
+    elif k == 1:
+        ft.ftrace_enable()
+    else:
+        ft.set_ftrace_filter(config.refilter[k - 2])
+
+
+def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, keep=None, observe=None):
+    """One randomized run; returns a RunResult (and, with keep=dict, the machine and ftrace in it).
+
+    observe(m, ft), if given, is called once after boot and returns a callable run after every scheduler step
+    (explain() watches the violating site with it)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     bad = [d for d in drop if d not in DROPPABLE[method]]
@@ -105,20 +262,27 @@ def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, kee
     t0 = time.perf_counter()
     m, ft, out = build(config, method, tuple(drop), seed, stop_on_violation)
     res = RunResult(method, tuple(drop), seed)
-    if config.filter:
-        ft.set_ftrace_filter(config.filter)
-    ft.current_tracer = "function"
+    _install_harvest(m, ft, res, observe(m, ft) if observe is not None else None)
+    fault = None
     try:
+        if config.filter:
+            ft.set_ftrace_filter(config.filter)
+        ft.current_tracer = "function"
         while m.exit_code is None:
             if m.instructions > config.max_instructions:
                 raise cpu.InstructionLimit(f"no exit after {config.max_instructions} instructions")
             ft.run_for(config.toggle_every)
             if m.exit_code is not None:
                 break
-            (ft.ftrace_disable if res.toggles % 2 == 0 else ft.ftrace_enable)()
+            toggle(ft, config, res.toggles)
             res.toggles += 1
-    except (cpu.GuestFault, cpu.InstructionLimit) as e:
+    except cpu.GuestFault as e:
         res.error = str(e)
+        fault = e
+    except cpu.InstructionLimit as e:
+        res.error = str(e)
+    except FtraceError as e:        # ftrace_bug killed ftrace (a site held what the update did not expect)
+        res.error = f"ftrace-bug: {e}"
     st = m.stats()
     res.instructions = m.instructions
     res.torn = sum(s["torn_fetches"] for s in st)
@@ -126,10 +290,32 @@ def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, kee
     res.late_stale = sum(s["late_stale_fetches"] for s in st)
     res.cmodx_fetches = sum(u.get("cmodx_fetches", 0) for u in ft.update_log)
     res.bkpt_hits = ft.bkpt_handler.hits
-    res.events = list(m.fetch_events)
-    if res.error:
+    res.updates = len(ft.update_log)
+    _harvest(ft, res, m.fetch_events)
+    m.fetch_events.clear()
+    if isinstance(fault, FetchViolation):
+        ev = _violation_event(m, fault)
+        last = res.events[-1] if res.events else None
+        if last is None or (last["core"], last["pc"], last["kind"]) != (ev["core"], ev["pc"], ev["kind"]):
+            res.events.append(ev)
+            res.violation_events += 1
+    res.events_lost = max(0, res.torn + res.late_stale - res.violation_events)
+    if res.events_lost and not stop_on_violation:
+        first = run_one(method, seed, drop, config, stop_on_violation=True)
+        seen = {(e["core"], e["pc"], e["instructions"], e["kind"]) for e in first.events}
+        res.events = (first.events + [e for e in res.events if (e["core"], e["pc"], e["instructions"], e["kind"])
+                                      not in seen])[:EVENTS_KEPT]
+    res.events = [dict(e, seen=list(e["seen"]), memory=list(e["memory"])) for e in res.events]
+    res.where = [locate(ft, e["kind"], e["core"], e["pc"]) for e in res.events]
+    if fault is not None and not isinstance(fault, FetchViolation):
+        res.where.append(locate(ft, "fault", fault.core, fault.pc))
+    res.schedule_len = len(m.record)
+    res.schedule_hash = schedule_hash(m.record)
+    if res.error.startswith("ftrace-bug"):
+        res.violations.append("ftrace-bug")
+    elif res.error and not isinstance(fault, FetchViolation):     # stop_on_violation's stop is not a fault
         res.violations.append("fault")
-    if res.torn:
+    if res.torn or res.torn_missed:
         res.violations.append("torn")
     if res.late_stale:
         res.violations.append("late-stale")
@@ -140,38 +326,111 @@ def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, kee
             res.violations.append("wrong-result")
     res.host_seconds = time.perf_counter() - t0
     if keep is not None:
-        keep.update(machine=m, ftrace=ft, output=out.getvalue())
+        keep.update(machine=m, ftrace=ft, output=out.getvalue(), fault=fault)
     return res
 
 
-def explain(method, seed, drop=(), config=Config()):
+def _hw(v):
+    return "----" if v is None else f"{v:04x}"
+
+
+def explain(method, seed, drop=(), config=Config(), max_lines=40):
     """Re-run a run exactly, stopping at its first torn or late-stale fetch (or fault), and tell what happened:
-    which core fetched which halfwords at what time, what memory held, the writes to that address, and the
-    scheduler steps leading up to it."""
+    which core fetched which halfwords at what time, what memory held, and the interleaving that led there --
+    scheduler step by step, every write to the site and every change of what each core's icache holds for it,
+    the updates' start and end (their last sync returned).  Returns (RunResult, text).
+
+    Two passes over the same seed: the first finds the violating address, the second watches it."""
+    first = run_one(method, seed, drop, config, stop_on_violation=True)
+    target = None
+    if first.where:
+        w = first.where[0]
+        target = w["site"] if w["site"] is not None else w["pc"]
+    timeline = []
+    watched = []
+
+    def observe(m, ft):
+        if target is None:
+            return None
+        addrs = [target - 2, target, target + 2] if method == "branch_over" else [target, target + 2]
+        watched.extend(addrs)
+        state = {"mem": [m.read16(a) for a in addrs],
+                 "ic": [[c.icache_contents(a) for a in addrs] for c in m.cores],
+                 "ipis": [c.ipis_taken for c in m.cores], "busy": False, "steps": 0}
+
+        def after_step():
+            n = len(m.record)
+            if n == state["steps"]:         # the step raised (the violation itself): not recorded
+                step, who = n + 1, None
+            else:
+                step, who = n, (m.record[-1][0] if n - state["steps"] == 1 else "")
+            state["steps"] = n
+            actor = ("stopped" if who is None else "steps" if who == "" else
+                     who if isinstance(who, str) else f"core{who}")
+            mem = [m.read16(a) for a in addrs]
+            if mem != state["mem"]:
+                for a, old, new in zip(addrs, state["mem"], mem):
+                    if old != new:
+                        timeline.append((step, f"[{actor}] memory 0x{a:x}: {old:04x} -> {new:04x}"))
+                state["mem"] = mem
+            for c in m.cores:
+                ic = [c.icache_contents(a) for a in addrs]
+                ipi = c.ipis_taken != state["ipis"][c.id]
+                state["ipis"][c.id] = c.ipis_taken
+                if ic != state["ic"][c.id]:
+                    was = state["ic"][c.id]
+                    if any(x is not None and y is None for x, y in zip(was, ic)):
+                        why = ("IPI: icache invalidated" if ipi else
+                               "local flush by the patcher" if who == f"agent:{c.id}" else
+                               "local flush by the patcher or random eviction" if who == "" and m.agents
+                               and c.id == ft.patch_cpu else "random eviction")
+                    else:
+                        why = "line fill from memory"
+                    timeline.append((step, f"[{actor}] core {c.id} icache [{' '.join(map(_hw, was))}] -> "
+                                           f"[{' '.join(map(_hw, ic))}] ({why}), core cycle {c.cycles}"))
+                    state["ic"][c.id] = ic
+            busy = bool(m.agents)
+            if busy != state["busy"]:
+                if busy:
+                    timeline.append((step, f"update #{len(ft.update_log) + 1} starts on cpu{ft.patch_cpu}"))
+                else:
+                    timeline.append((step, f"update #{len(ft.update_log) + 1} ends: its last sync returned, "
+                                           "its writes must now be seen by every core"))
+                state["busy"] = busy
+        return after_step
+
     keep = {}
-    res = run_one(method, seed, drop, config, stop_on_violation=True, keep=keep)
+    res = run_one(method, seed, drop, config, stop_on_violation=True, keep=keep, observe=observe)
     m, ft = keep["machine"], keep["ftrace"]
-    lines = [f"replay of {res.label} seed {seed}: {', '.join(res.violations) or 'no violation'}"]
+    lines = [f"replay of {res.label} seed {seed}: {', '.join(res.violations) or 'no violation'}; "
+             f"schedule of {res.schedule_len} steps, hash {res.schedule_hash}"]
     if res.error:
         lines.append(f"  stopped by: {res.error}")
-    viol = [e for e in res.events if e["kind"] in ("torn", "stale-after-sync")]
-    for e in viol[:1] or res.events[-1:]:
+    for e in res.events[:1]:
         seen = " ".join(f"{h:04x}" for h in e["seen"])
         mem = " ".join(f"{h:04x}" for h in e["memory"])
         sym = ft.symbolize(e["pc"])
         where = f"{sym[0]}+0x{sym[1]:x}" if sym else hex(e["pc"])
-        lines.append(f"  core {e['core']} fetched [{seen}] at 0x{e['pc']:x} ({where}) at cycle {e['cycles']}: "
+        lines.append(f"  core {e['core']} fetched [{seen}] at 0x{e['pc']:x} ({where}) at core cycle {e['cycles']}: "
                      f"{e['kind']}; memory holds [{mem}]")
-        rec = ft.records.lookup(e["pc"])
-        if rec is not None:
-            straddles = rec.ip % m.line_size == m.line_size - 2
-            lines.append(f"  the site is {rec.func}'s mcount BL; it straddles two icache lines: "
-                         f"{'yes' if straddles else 'no'}")
+    if res.where:
+        w = res.where[0]
+        if w["site"] is not None:
+            lines.append(f"  the site is {w['func']}'s mcount BL at 0x{w['site']:x}; it straddles two icache "
+                         f"lines: {'yes' if w['straddles'] else 'no'}")
+        elif w["pc"] is not None:
+            lines.append(f"  the fault is at 0x{w['pc']:x}, not at an mcount site (a wild branch after a mixed "
+                         "instruction, most likely)")
+    if timeline:
+        shown = timeline[-max_lines:]
+        lines.append(f"  the interleaving at {' '.join(hex(a) for a in watched)} (scheduler step [actor]: what "
+                     f"changed; last {len(shown)} of {len(timeline)}):")
+        lines += [f"    {step:6d}  {text}" for step, text in shown]
     steps = m.record[-12:]
     lines.append("  last scheduler steps (actor, quantum or instructions run): " +
                  ", ".join(f"{a}:{n}" for a, n in steps))
     for u in ft.update_log[-1:]:
-        lines.append(f"  last update: {u}")
+        lines.append(f"  last completed update: {u}")
     return res, "\n".join(lines)
 
 

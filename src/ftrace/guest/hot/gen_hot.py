@@ -36,7 +36,7 @@ import tempfile
 NFUNCS = 64
 LINE = 32
 HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.path.abspath(os.path.join(HERE, "..", "..", ".."))       # src/, for ftrace.recordmcount
+SRC = os.path.abspath(os.path.join(HERE, "..", "..", ".."))       # src/, for ftrace/recordmcount.py
 CPU_GUEST = os.path.join(SRC, "cpu", "guest")
 ENTRY = os.path.join(HERE, "..", "entry.S")
 ARCH = ["-mthumb", "-march=armv7-m", "-mfloat-abi=soft"]
@@ -73,7 +73,7 @@ def body(i):
                 "    p = hot_mix(p, q);",
                 "    uint32_t r = p ^ (q * s) ^ (s >> 3);"]
     if kind == 6:                       # a short loop
-        return [f"    uint32_t r = x;",
+        return ["    uint32_t r = x;",
                 f"    for (unsigned k = 0; k < {i % 3 + 2}u; k++)",
                 f"        r = (r << 5 | r >> 27) + 0x{a:04x}u;"]
     # kind 7: calls the previous traced function (a traced call inside a traced call)
@@ -167,9 +167,13 @@ def build(source, workdir, cc):
 
 
 def site_addrs(elf):
-    sys.path.insert(0, SRC)
-    from ftrace.recordmcount import record_mcount
-    return {s.func_name: s.ip for s in record_mcount(elf).sites}
+    # recordmcount.py alone (it needs only pyelftools): importing the ftrace package would need its compiled
+    # extensions, which a fresh source tree does not have
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("_recordmcount", os.path.join(SRC, "ftrace", "recordmcount.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return {s.func_name: s.ip for s in mod.record_mcount(elf).sites}
 
 
 def layout(cc="arm-none-eabi-gcc", max_iter=12, log=sys.stderr):
