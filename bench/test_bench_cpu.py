@@ -25,16 +25,20 @@ CASES = {
 
 
 RUN_SECONDS = {}
+TOTAL_SECONDS = {}
 
 
 def run_ours(path, argv, cores=1, icache=True):
-    """The whole program, set-up included (as run_unicorn is timed); the run alone goes to RUN_SECONDS."""
+    """The whole program, set-up included (as run_unicorn is timed), into TOTAL_SECONDS; the run alone into
+    RUN_SECONDS (our own clocks, so the numbers exist under --benchmark-disable too)."""
+    t0 = time.perf_counter()
     m = cpu.Machine(cores=cores, icache=icache)
     m.load_elf(path, argv=argv, stdout=io.BytesIO(), stderr=io.BytesIO(), stdin=io.BytesIO())
     t = time.perf_counter()
     m.run()
     key = (path, icache)
     RUN_SECONDS[key] = min(RUN_SECONDS.get(key, 1e9), time.perf_counter() - t)
+    TOTAL_SECONDS[key] = min(TOTAL_SECONDS.get(key, 1e9), time.perf_counter() - t0)
     return m.instructions
 
 
@@ -47,7 +51,7 @@ def test_mips_vs_unicorn(benchmark, name):
     path = os.path.join(BIN, name + ".elf")
     argv = CASES[name]
     n = benchmark.pedantic(run_ours, args=(path, argv), rounds=5, iterations=1)
-    ours = n / benchmark.stats.stats.min / 1e6
+    ours = n / TOTAL_SECONDS[(path, True)] / 1e6
     best = None
     for _ in range(5):
         t = time.perf_counter()
