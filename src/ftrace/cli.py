@@ -110,7 +110,7 @@ def patch_summary(ft, log):
                      f"{u['ipis']} IPIs, {u['cycles']} cycles on cpu{ft.patch_cpu}, others lost "
                      f"{u['others_lost_cycles']} cycles, {u['bkpt_hits']} breakpoint hits")
     for at, what, _ in log:
-        lines.append(f"#   at instruction {at}: {what} (patched live while the other cores ran)")
+        lines.append(f"#   at instruction {at}: {what}")
     return "\n".join(lines) + "\n"
 
 
