@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+import ftrace as ftrace_pkg
+
 from ftrace import explore
 from ftrace.campaign import (CampaignError, labels_for, load_jsonl, run_campaign, tasks_for, violation_rates)
 from ftrace.explore import DROPPABLE, Config, explain, run_one, summarize
@@ -183,7 +185,8 @@ def test_summary_lines(broken_results):
 # ---- the command line ----
 
 def ftrace_cmd(*args):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))   # import what the tests import
+    # the package the tests import (other test modules put the source tree on sys.path)
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(ftrace_pkg.__file__))))
     return subprocess.run([sys.executable, "-m", "ftrace", *args], capture_output=True, text=True, env=env,
                           timeout=120)
 
