@@ -508,6 +508,17 @@ def _write_headers(out, ncpus, kallsyms, cmdlines, uname):
     w(struct.pack("<H", 0))
 
 
+def matching_entry(stack, ip, depth):
+    """Index of the innermost open (ip, depth, ...) entry a graph return closes, or -1 if its entry was lost
+    (searching stops at a shallower entry: the return cannot belong above it)."""
+    i = len(stack) - 1
+    while i >= 0 and not (stack[i][0] == ip and stack[i][1] == depth):
+        if stack[i][1] < depth:
+            return -1
+        i -= 1
+    return i
+
+
 # ================================================================================================== Chrome JSON
 
 def _us(ns):
@@ -617,12 +628,7 @@ def write_chrome_json(path_or_file, events, symbolize, ncpus, comms=None, proces
                     st.first_start = ts
             elif t == TRACE_GRAPH_RET:
                 # the innermost open entry of this function at this depth
-                i = len(stack) - 1
-                while i >= 0 and not (stack[i][0] == ip and stack[i][1] == depth):
-                    if stack[i][1] < depth:
-                        i = -1
-                        break
-                    i -= 1
+                i = matching_entry(stack, ip, depth)
                 if i >= 0:
                     while len(stack) - 1 > i:
                         close_top(st, tid, ts)
@@ -757,12 +763,7 @@ def write_folded(path_or_file, events, symbolize, mode=None):
                 counts[key] = counts.get(key, 0) + 1
             continue
         # TRACE_GRAPH_RET: the innermost open entry of this function at this depth
-        i = len(stack) - 1
-        while i >= 0 and not (stack[i][0] == ip and stack[i][1] == depth):
-            if stack[i][1] < depth:
-                i = -1
-                break
-            i -= 1
+        i = matching_entry(stack, ip, depth)
         if i >= 0:
             while len(stack) - 1 > i:
                 pop(st, ts, True)

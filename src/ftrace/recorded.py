@@ -46,6 +46,7 @@ import struct
 from bisect import bisect_right
 
 from ftrace import trace_output
+from ftrace.export import matching_entry
 from ftrace.events import TRACE_FN, TRACE_GRAPH_ENT, TRACE_GRAPH_RET, Event
 
 __all__ = ["Recording", "load", "show", "report", "format_time", "function_stats"]
@@ -601,12 +602,7 @@ def function_stats(rec):
             if e.type != TRACE_GRAPH_RET:
                 continue
             dur = (ts - e.calltime) & _U64
-            i = len(stack) - 1
-            while i >= 0 and not (stack[i][0] == e.ip and stack[i][1] == depth):
-                if stack[i][1] < depth:
-                    i = -1
-                    break
-                i -= 1
+            i = matching_entry(stack, e.ip, depth)
             if i >= 0:
                 while len(stack) - 1 > i:
                     close_top(ts)
