@@ -32,7 +32,7 @@ def ext(name):
                      include_dirs=[f"src/{pkg}"])
 
 
-EXTENSIONS = ["cpu.decode", "cpu.core", "ftrace.ring_buffer", "ftrace.tracers"]
+EXTENSIONS = ["cpu.decode", "cpu.icache", "cpu.codelog", "cpu.core", "cpu.scheduler", "ftrace.ring_buffer", "ftrace.tracers"]
 
 
 generate_decoder()

@@ -43,8 +43,8 @@ def test_udf_handler_chain(cpu, hw, imm):
     """The first handler returning an address takes the UDF; one returning None passes it on."""
     m = cpu.Machine(cores=1, mem_size=1 << 20)
     seen = []
-    m.udf_handlers.append(lambda core, i, pc: seen.append(("first", i, pc)))
-    m.udf_handlers.append(lambda core, i, pc: seen.append(("second", i, pc)) or 0x2001)
+    m.hook_add("udf", lambda core, i, pc: seen.append(("first", i, pc)))
+    m.hook_add("udf", lambda core, i, pc: seen.append(("second", i, pc)) or 0x2001)
     m.write(0x1000, b"".join(h.to_bytes(2, "little") for h in hw))
     c = m.cores[0]
     c.set_reg(15, 0x1000)

@@ -2,9 +2,11 @@
 from cpu.faults import (GuestFault, MemoryFault, AlignmentFault, UndefinedInstruction, InvalidStateFault,
                         UnhandledException, SemihostingError, InstructionLimit, ELFError)
 from cpu.machine import Machine, Deadlock
-from cpu.core import FetchViolation
+from cpu.core import FetchViolation, CoreState, ExceptionHandler
+from cpu.scheduler import Outcome
 from cpu.loader import load_elf, Image
 
-__all__ = ["Machine", "Deadlock", "FetchViolation", "GuestFault", "MemoryFault", "AlignmentFault",
+__all__ = ["Machine", "Deadlock", "FetchViolation", "CoreState", "ExceptionHandler", "Outcome", "GuestFault",
+           "MemoryFault", "AlignmentFault",
            "UndefinedInstruction", "InvalidStateFault", "UnhandledException", "SemihostingError",
            "InstructionLimit", "ELFError", "load_elf", "Image"]

@@ -1,33 +1,49 @@
-# One Thumb-2 core (registers, icache, executor) and the machine state the cores share (memory, write log).
+# One Thumb-2 core (registers, executor) and the machine state the cores share (memory, handler chains, hooks).
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, uint64_t, int64_t
 from cpu.decode cimport insn_t
+from cpu.icache cimport line_t, icache_t, INVALID_TAG
+from cpu.codelog cimport codelog_t
 
-cdef enum:
-    # Guest-visible memory map (documented in cpu/memmap.py).
+cpdef enum MemoryMap:
+    # The guest-visible memory map, for C and Python (cpu/memmap.py documents it and derives its names).
+    SMP_BASE = 0x40000000         # the SMP block (this machine's own registers, offsets SmpReg)
+    SMP_SIZE = 0x1000
+    SCS_BASE = 0xE000E000         # System Control Space
+    SCS_END = 0xE000F000
+    SCS_CPUID = 0xE000ED00
     SCS_ICIALLU = 0xE000EF50
     SCS_ICIMVAU = 0xE000EF58
-    SMP_BASE = 0x40000000
-    SMP_SIZE = 0x1000
-    HOSTCALL_BASE = 0xF0000000
+    HOSTCALL_BASE = 0xF0000000    # a branch to slot k (HOSTCALL_BASE + 4k) runs host function k
     HOSTCALL_SLOTS = 4096
 
-cdef enum:
-    # Core power states.
+cpdef enum SmpReg:
+    # Offsets of the SMP block's registers (see cpu/memmap.py).
+    SMP_CPU_ID = 0x00
+    SMP_NUM_CPUS = 0x04
+    SMP_CYCLES = 0x08
+    SMP_BOOT_PC = 0x10
+    SMP_BOOT_SP = 0x14
+    SMP_BOOT_ARG = 0x18
+    SMP_START = 0x1C
+    SMP_STATE = 0x100
+
+cpdef enum CoreState:
+    # Core power states (the guest reads them in the SMP block's STATE registers).
     CORE_OFF = 0
     CORE_RUNNING = 1
     CORE_STOPPED = 2   # returned from its start function, or the machine halted
+    CORE_PARKED = 3    # held by the host (stop_machine): neither runs nor counts as running
 
 cdef enum:
     # Bits of Core.attention: reasons to leave the fast path at the next instruction boundary.
     ATTN_IPI = 1
     ATTN_STOP = 2
 
-ctypedef struct line_t:
-    uint32_t tag          # line address >> line_shift; 0xffffffff when invalid
-    uint32_t pad
-    uint64_t filled       # Machine.wseq when the line was filled (torn-fetch detection)
-    uint16_t* hw          # the halfwords copied from memory at fill time
-    insn_t* insn          # decoded lazily, one slot per halfword
+cdef enum:
+    # Bits of MachineCore.hook_mask: which observer hooks are installed (each tested before any work).
+    HOOK_FETCH = 1
+    HOOK_IPI = 2
+    HOOK_CODE_WRITE = 4
 
 
 cdef class MachineCore
@@ -55,13 +71,8 @@ cdef class Core:
     cdef uint32_t primask, control
     cdef public int state
     cdef int attention
-    # icache
-    cdef line_t* lines
-    cdef uint16_t* line_hw
-    cdef insn_t* line_insn
-    cdef uint32_t* victim
-    cdef uint32_t nsets, ways, line_shift, line_mask
-    cdef line_t* cur_line
+    cdef icache_t ic
+    cdef line_t* cur_line         # the line the core fetches from, valid while cur_tag is its tag
     cdef uint32_t cur_tag
     cdef insn_t scratch
     # exclusive monitor
@@ -85,7 +96,7 @@ cdef class Core:
     cdef void evict_line(self) noexcept
     cdef int take_attention(self) except -1
     cdef int exception(self, list chain, uint32_t imm, uint32_t pc, str what) except -1
-    cdef fetch_event(self, str kind, uint32_t pc, uint32_t hw1, int64_t hw2, bint violation)
+    cdef int fetch_event(self, str kind, uint32_t pc, uint32_t hw1, int64_t hw2, bint violation) except -1
     cdef int load_write_pc(self, uint32_t v) except -1
     cdef int saturate(self, insn_t* d) except -1
     cdef uint32_t read_special(self, uint32_t sysm) noexcept
@@ -110,34 +121,22 @@ cdef class MachineCore:
     cdef int replacement       # 0 round-robin, 1 random
     cdef public uint32_t miss_cost
     cdef uint64_t rng
-    cdef uint64_t sched_rng       # the scheduler's own stream: replaying a record leaves `rng` in step
-    cdef public uint64_t rr_pos
-    # code-write log for torn-fetch detection: writes to [watch_lo, watch_lo + watch_len)
-    cdef uint32_t watch_lo, watch_len
-    cdef uint32_t watch_fast_lo, watch_fast_len   # widened by 3 so the store fast path needs one compare
-    cdef readonly uint64_t wseq
-    cdef uint32_t* log_addr
-    cdef uint16_t* log_old
-    cdef uint16_t* log_new
-    cdef uint64_t* log_seq
-    cdef uint32_t log_cap
+    cdef codelog_t log         # writes to watched code, for the torn / stale / late-stale fetch checks
     cdef int n_excl
-    cdef public list bkpt_handlers, svc_handlers, udf_handlers
+    # exception chains, in order (ExceptionHandler or callable(core, imm, pc)); see hook_add
+    cdef list bkpt_handlers, svc_handlers, udf_handlers
+    cdef list fetch_hooks, ipi_hooks, code_write_hooks, advance_hooks
+    cdef readonly int hook_mask   # HOOK_* bits: the C paths test this before building anything for a hook
+    cdef dict hooks               # handle -> (kind, callback)
+    cdef Py_ssize_t next_hook
     cdef public list hostcalls
     cdef public object semihost
     cdef public object exit_code
-    cdef public list fetch_events
     cdef public uint32_t hostcall_cost, ipi_cost
-    cdef public uint64_t completed_wseq   # writes up to here are claimed visible to every core (a sync returned)
-    cdef uint32_t* fetch_watch            # sorted addresses whose fetches are counted (Core.watched_fetches)
-    cdef Py_ssize_t n_fetch_watch
 
     cdef uint64_t random(self) noexcept
-    cdef uint64_t sched_random(self) noexcept
-    cdef int logged_store(self, uint32_t a, uint32_t v, int size) except -1
+    cdef list hook_list(self, str kind)
+    cdef void update_hook_mask(self) noexcept
+    cdef int logged_store(self, Core writer, uint32_t a, uint32_t v, int size) except -1
     cdef int clear_monitors(self, Core writer, uint32_t a) except -1
     cdef int check_range(self, uint64_t addr, uint64_t n) except -1
-    cdef uint32_t value_at(self, uint32_t a, uint64_t t) noexcept
-    cdef bint fetch_watched(self, uint32_t pc) noexcept
-    cdef bint written_between(self, uint32_t lo, uint32_t hi, uint64_t after, uint64_t upto) noexcept
-    cdef bint coexisted(self, uint32_t pc, uint32_t hw1, uint32_t hw2, uint64_t t1, uint64_t t2) noexcept

@@ -1,9 +1,10 @@
 # cython: language_level=3
-"""The Thumb-2 core: fetch through a per-core non-coherent icache, decode lazily into the line, execute.
+"""The Thumb-2 core: fetch through its non-coherent icache (icache.pyx), decode lazily into the line, execute.
 
 Execution follows the ARMv7-M ARM pseudocode (A7.7); the names of the helpers (add_with_carry, shift_c,
 cond_passed, it_advance) are the manual's.  Nothing here allocates Python objects on the per-instruction path:
-Python is only reached for faults, BKPT/SVC/UDF chains, semihosting, host calls, MMIO blocks and IPIs.
+Python is only reached for faults, BKPT/SVC/UDF chains, semihosting, host calls, MMIO blocks, IPIs and hooks.
+The fetch checks' judgements come from the code-write log (codelog.pyx); the scheduler is scheduler.pyx.
 """
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, int8_t, int16_t, int32_t, uint64_t, int64_t
 from libc.stdlib cimport calloc, free
@@ -11,7 +12,13 @@ from libc.string cimport memcpy, memset
 
 from cpu.decode cimport *
 from cpu.memory cimport ld32, ld16, ld8, st32, st16, st8
-from cpu.addrset cimport find_u32
+from cpu.icache cimport (icache_init, icache_free, icache_lookup, icache_fill, icache_rr_victim, icache_evict,
+                         icache_contents)
+from cpu.icache cimport icache_invalidate_all as ic_invalidate_all, icache_invalidate_mva as ic_invalidate_mva
+from cpu.icache cimport icache_invalidate_range
+from cpu.codelog cimport (codelog_init, codelog_free, codelog_watch, codelog_set_fetch_watch, fetch_watched,
+                          torn, stale_verdict, FETCH_LATE_STALE)
+from cpu.codelog cimport logged_store as log_store
 
 from cpu.faults import (GuestFault, MemoryFault, AlignmentFault, UndefinedInstruction, InvalidStateFault,
                         UnhandledException)
@@ -28,10 +35,8 @@ cdef extern from *:
     uint32_t __builtin_bswap32(uint32_t x) nogil
 
 
-cdef uint32_t INVALID_TAG = 0xffffffffu
-DEF MAX_ACTORS = 512
 cdef uint32_t SEMIHOSTING_BKPT = 0xab
-cdef int EVENTS_KEPT = 16
+HOOK_KINDS = ("fetch", "bkpt", "udf", "svc", "ipi", "code_write", "advance")
 
 
 # ---- ARM ARM helpers (A2.2, A7.4) ----
@@ -154,83 +159,52 @@ cdef class Core:
     """One ARMv7-M core: r0-r15, APSR, ITSTATE, its own instruction cache and exclusive monitor."""
 
     def __cinit__(self, MachineCore m, int id, uint32_t sets, uint32_t ways, uint32_t line_size):
-        cdef uint32_t i, nlines = sets * ways, slots = line_size // 2
         self.m = m
         self.id = id
-        self.nsets = sets
-        self.ways = ways
-        self.line_shift = 0
-        while (1u << self.line_shift) < line_size:
-            self.line_shift += 1
-        self.line_mask = line_size - 1
-        self.lines = <line_t*>calloc(nlines, sizeof(line_t))
-        self.line_hw = <uint16_t*>calloc(nlines * slots, sizeof(uint16_t))
-        self.line_insn = <insn_t*>calloc(nlines * slots, sizeof(insn_t))
-        self.victim = <uint32_t*>calloc(sets, sizeof(uint32_t))
-        if not self.lines or not self.line_hw or not self.line_insn or not self.victim:
-            raise MemoryError("icache allocation failed")
-        for i in range(nlines):
-            self.lines[i].hw = self.line_hw + i * slots
-            self.lines[i].insn = self.line_insn + i * slots
-        self.icache_invalidate_all()
+        icache_init(&self.ic, sets, ways, line_size)
+        self.cur_tag = INVALID_TAG
         self.ipi_queue = []
         self.state = CORE_OFF
 
     def __dealloc__(self):
-        free(self.lines)
-        free(self.line_hw)
-        free(self.line_insn)
-        free(self.victim)
+        icache_free(&self.ic)
 
-    # ---- the icache ----
+    # ---- fetch: the icache and the checks against memory ----
 
     cdef void icache_invalidate_all(self) noexcept:
-        cdef uint32_t i
-        for i in range(self.nsets * self.ways):
-            self.lines[i].tag = INVALID_TAG
+        ic_invalidate_all(&self.ic)
         self.cur_tag = INVALID_TAG
 
     cdef void icache_invalidate_mva(self, uint32_t addr) noexcept:
-        cdef uint32_t tag = addr >> self.line_shift, w
-        cdef line_t* base = &self.lines[(tag & (self.nsets - 1)) * self.ways]
-        for w in range(self.ways):
-            if base[w].tag == tag:
-                base[w].tag = INVALID_TAG
-        if tag == self.cur_tag:
+        ic_invalidate_mva(&self.ic, addr)
+        if addr >> self.ic.line_shift == self.cur_tag:
+            self.cur_tag = INVALID_TAG
+
+    cdef void evict_line(self) noexcept:
+        if icache_evict(&self.ic, self.m.random()) == self.cur_tag:
             self.cur_tag = INVALID_TAG
 
     cdef line_t* icache_line(self, uint32_t addr) except NULL:
         """The line holding addr; on a miss, fill a victim way from memory as it is now."""
-        cdef uint32_t tag = addr >> self.line_shift, w, size = self.line_mask + 1
-        cdef line_t* base = &self.lines[(tag & (self.nsets - 1)) * self.ways]
-        cdef line_t* line
-        for w in range(self.ways):
-            if base[w].tag == tag:
-                return &base[w]
+        cdef uint32_t tag = addr >> self.ic.line_shift, w
+        cdef line_t* line = icache_lookup(&self.ic, tag)
+        if line != NULL:
+            return line
         if addr >= self.m.mem_size:
             self.fault(MemoryFault, "instruction fetch outside memory", addr)
         self.icache_misses += 1
         self.stall_cycles += self.m.miss_cost
-        if self.m.replacement:
-            w = self.m.random() % self.ways
-        else:
-            w = self.victim[tag & (self.nsets - 1)]
-            self.victim[tag & (self.nsets - 1)] = (w + 1) % self.ways
-        line = &base[w]
-        line.tag = tag
-        line.filled = self.m.wseq
-        memcpy(line.hw, self.m.mem + (tag << self.line_shift), size)
-        memset(line.insn, 0, (size // 2) * sizeof(insn_t))
-        return line
+        w = (self.m.random() % self.ic.ways) if self.m.replacement else icache_rr_victim(&self.ic, tag)
+        return icache_fill(&self.ic, tag, w, self.m.mem + (tag << self.ic.line_shift), self.m.log.wseq)
 
     cdef insn_t* decode_at(self, uint32_t pc) except NULL:
         """Decode the instruction at pc from the current line (and the next one, for a straddling 32-bit one)."""
         cdef line_t* line = self.cur_line
         cdef line_t* line2
-        cdef uint32_t idx = (pc & self.line_mask) >> 1, hw1 = line.hw[idx], hw2 = 0
-        cdef uint64_t t1, t2, f1 = line.filled
+        cdef uint32_t idx = (pc & self.ic.line_mask) >> 1, hw1 = line.hw[idx], hw2 = 0
+        cdef uint64_t f1 = line.filled
         if is_thumb32(hw1):
-            if idx == (self.line_mask >> 1):
+            if idx == (self.ic.line_mask >> 1):
                 # Straddles two lines: decoded afresh at every execution, never cached, so it cannot outlive
                 # either line.  The halves may come from fills at different times: that is where tearing lives.
                 line2 = self.icache_line(pc + 2)
@@ -238,12 +212,9 @@ cdef class Core:
                 self.cur_tag = INVALID_TAG
                 decode(hw1, hw2, &self.scratch)
                 self.scratch_filled = f1 if f1 < line2.filled else line2.filled
-                if self.m.detect and f1 != line2.filled:
-                    t1 = f1 if f1 < line2.filled else line2.filled
-                    t2 = line2.filled if f1 < line2.filled else f1
-                    if not self.m.coexisted(pc, hw1, hw2, t1, t2):
-                        self.torn_fetches += 1
-                        self.fetch_event("torn", pc, hw1, hw2, 1)
+                if self.m.detect and torn(&self.m.log, self.m.mem, pc, hw1, hw2, f1, line2.filled):
+                    self.torn_fetches += 1
+                    self.fetch_event("torn", pc, hw1, hw2, 1)
                 return &self.scratch
             hw2 = line.hw[idx + 1]
         decode(hw1, hw2, &line.insn[idx])
@@ -257,7 +228,6 @@ cdef class Core:
         visible everywhere (Machine.completed_wseq) is a violation: late_stale_fetches.
         """
         cdef uint32_t now = ld16(self, pc)
-        cdef uint64_t filled
         cdef bint late
         if d.size == 4:
             now = (now << 16) | ld16(self, pc + 2)
@@ -268,31 +238,36 @@ cdef class Core:
             self.icache_invalidate_mva(pc + 2)
             return 1
         self.stale_fetches += 1
-        filled = self.scratch_filled if d == &self.scratch else self.cur_line.filled
-        late = self.m.completed_wseq > filled and \
-            self.m.written_between(pc, pc + d.size, filled, self.m.completed_wseq)
+        late = stale_verdict(&self.m.log, pc, d.size,
+                             self.scratch_filled if d == &self.scratch else self.cur_line.filled) == FETCH_LATE_STALE
         if late:
             self.late_stale_fetches += 1
         self.fetch_event("stale-after-sync" if late else "stale", pc,
                          d.raw >> 16 if d.size == 4 else d.raw, d.raw & 0xffff if d.size == 4 else -1, late)
         return 0
 
-    cdef fetch_event(self, str kind, uint32_t pc, uint32_t hw1, int64_t hw2, bint violation):
-        cdef uint32_t m1 = ld16(self, pc)
+    cdef int fetch_event(self, str kind, uint32_t pc, uint32_t hw1, int64_t hw2, bint violation) except -1:
+        """Deliver a torn or stale fetch to the fetch hooks (built only if there are any); a violation stops the
+        run when the machine says so."""
         cdef object seen, memory
+        cdef bint stop = violation and self.m.stop_on_violation
+        if not (self.m.hook_mask & HOOK_FETCH or stop):
+            return 0
         if hw2 < 0:
-            seen, memory = (hw1,), (m1,)
+            seen, memory = (hw1,), (ld16(self, pc),)
         else:
-            seen, memory = (hw1, <uint32_t>hw2), (m1, ld16(self, pc + 2))
-        ev = {"kind": kind, "core": self.id, "pc": pc, "seen": seen, "memory": memory,
-              "cycles": self.cycles, "instructions": self.instructions}
-        if len(self.m.fetch_events) < EVENTS_KEPT:
-            self.m.fetch_events.append(ev)
-        if violation and self.m.stop_on_violation:
+            seen, memory = (hw1, <uint32_t>hw2), (ld16(self, pc), ld16(self, pc + 2))
+        if self.m.hook_mask & HOOK_FETCH:
+            ev = {"kind": kind, "core": self.id, "pc": pc, "seen": seen, "memory": memory,
+                  "cycles": self.instructions + self.stall_cycles, "instructions": self.instructions}
+            for h in list(self.m.fetch_hooks):
+                h(self, ev)
+        if stop:
             words = " ".join(f"{h:04x}" for h in seen)
             mem = " ".join(f"{h:04x}" for h in memory)
             raise FetchViolation(f"{kind} fetch: executed {words}, memory holds {mem}",
                                  core=self.id, pc=pc, insn=(hw1 << 16 | <uint32_t>hw2) if hw2 >= 0 else hw1)
+        return 0
 
     # ---- faults, exceptions, host calls, MMIO ----
 
@@ -339,8 +314,8 @@ cdef class Core:
     cdef uint32_t mmio_read(self, uint32_t a, int size) except? 0xA5A5A5A5:
         if SMP_BASE <= a < SMP_BASE + SMP_SIZE:
             return self.m.smp_read(self, a - SMP_BASE)
-        if 0xE000E000u <= a < 0xE000F000u:
-            return 0x412FC230 if a == 0xE000ED00u else 0
+        if SCS_BASE <= a < SCS_END:
+            return 0x412FC230 if a == SCS_CPUID else 0
         self.fault(MemoryFault, f"{size * 8}-bit load outside memory", a)
 
     cdef int mmio_write(self, uint32_t a, uint32_t v, int size) except -1:
@@ -350,7 +325,7 @@ cdef class Core:
             self.icache_invalidate_all()
         elif a == SCS_ICIMVAU:
             self.icache_invalidate_mva(v)
-        elif not (0xE000E000u <= a < 0xE000F000u):
+        elif not (SCS_BASE <= a < SCS_END):
             self.fault(MemoryFault, f"{size * 8}-bit store outside memory", a)
         return 0
 
@@ -359,8 +334,8 @@ cdef class Core:
             return self.mmio_write(a, v, size)
         if self.m.n_excl:
             self.m.clear_monitors(self, a)
-        if (a - self.m.watch_fast_lo) < self.m.watch_fast_len:
-            return self.m.logged_store(a, v, size)
+        if (a - self.m.log.fast_lo) < self.m.log.fast_len:
+            return self.m.logged_store(self, a, v, size)
         if size == 4:
             memcpy(self.m.mem + a, &v, 4)
         elif size == 2:
@@ -381,6 +356,9 @@ cdef class Core:
             for fn in queue:
                 self.ipis_taken += 1
                 self.stall_cycles += self.m.ipi_cost
+                if self.m.hook_mask & HOOK_IPI:
+                    for h in list(self.m.ipi_hooks):
+                        h(self, fn)
                 fn(self)
         if self.attention & ATTN_STOP:
             self.attention &= ~ATTN_STOP
@@ -406,7 +384,7 @@ cdef class Core:
                 if self.take_attention():
                     break
             pc = self.pc
-            if (pc >> self.line_shift) != self.cur_tag:
+            if (pc >> self.ic.line_shift) != self.cur_tag:
                 if pc >= m.mem_size:
                     if HOSTCALL_BASE <= pc < HOSTCALL_BASE + 4 * HOSTCALL_SLOTS:
                         self.host_call(pc)
@@ -415,15 +393,15 @@ cdef class Core:
                     self.cur_raw = 0
                     self.fault(MemoryFault, "instruction fetch outside memory", pc)
                 self.cur_line = self.icache_line(pc)
-                self.cur_tag = pc >> self.line_shift
-            d = &self.cur_line.insn[(pc & self.line_mask) >> 1]
+                self.cur_tag = pc >> self.ic.line_shift
+            d = &self.cur_line.insn[(pc & self.ic.line_mask) >> 1]
             if d.op == OP_UNDECODED:
                 d = self.decode_at(pc)
             self.cur_pc = pc
             self.cur_raw = d.raw
-            if m.n_fetch_watch and m.fetch_watched(pc):
+            if m.log.n_fetch_watch and fetch_watched(&m.log, pc):
                 self.watched_fetches += 1
-            if check_all or self.cur_line.filled != m.wseq or d == &self.scratch:
+            if check_all or self.cur_line.filled != m.log.wseq or d == &self.scratch:
                 if (m.detect or check_all) and self.check_fetch(pc, d):
                     continue
             self.instructions += 1
@@ -964,15 +942,9 @@ cdef class Core:
         self.icache_invalidate_all()
 
     def flush_icache_range(self, uint32_t start, uint32_t end):
-        cdef uint32_t a = start & ~self.line_mask
-        if end > start and end - start >= (self.line_mask + 1) * self.nsets * self.ways:
-            self.icache_invalidate_all()      # a range as big as the cache: flush_cache_all, not a long walk
-            return
-        while a < end:
-            self.icache_invalidate_mva(a)
-            if a + self.line_mask + 1 < a:
-                break
-            a += self.line_mask + 1
+        icache_invalidate_range(&self.ic, start, end)
+        if self.cur_tag != INVALID_TAG and icache_lookup(&self.ic, self.cur_tag) == NULL:
+            self.cur_tag = INVALID_TAG
 
     def send_ipi(self, fn):
         """Queue fn(core) to run on this core at its next instruction boundary."""
@@ -986,24 +958,14 @@ cdef class Core:
     def ipi_pending(self):
         return bool(self.ipi_queue)
 
-    cdef void evict_line(self) noexcept:
-        cdef uint32_t i = self.m.random() % (self.nsets * self.ways)
-        if self.lines[i].tag == self.cur_tag:
-            self.cur_tag = INVALID_TAG
-        self.lines[i].tag = INVALID_TAG
-
     def evict_random_line(self):
         """Invalidate one line chosen by the machine's generator (widens the windows stale lines survive in)."""
         self.evict_line()
 
     def icache_contents(self, uint32_t addr):
         """The halfword the icache holds for addr, or None on a miss (no fill: for tests and the explorer)."""
-        cdef uint32_t tag = addr >> self.line_shift, w
-        cdef line_t* base = &self.lines[(tag & (self.nsets - 1)) * self.ways]
-        for w in range(self.ways):
-            if base[w].tag == tag:
-                return base[w].hw[(addr & self.line_mask) >> 1]
-        return None
+        cdef int64_t hw = icache_contents(&self.ic, addr)
+        return None if hw < 0 else hw
 
     def stats(self):
         return {"core": self.id, "instructions": self.instructions, "cycles": self.cycles,
@@ -1014,8 +976,9 @@ cdef class Core:
                 "torn_fetches": self.torn_fetches}
 
 
+
 cdef class MachineCore:
-    """Shared state of the simulated SMP: coherent memory, the cores, handler chains and the code-write log."""
+    """Shared state of the simulated SMP: coherent memory, the cores, the code-write log, handler chains, hooks."""
 
     def __cinit__(self, int cores=1, uint32_t mem_size=64 << 20, bint icache=True, uint32_t icache_size=32768,
                   uint32_t icache_ways=4, uint32_t line_size=32, str replacement="round-robin",
@@ -1045,50 +1008,99 @@ cdef class MachineCore:
         self.icache_ways = icache_ways
         self.replacement = 1 if replacement == "random" else 0
         self.rng = seed * 0x9E3779B97F4A7C15u + 0x2545F4914F6CDD1Du
-        self.sched_rng = seed * 0xD1B54A32D192ED03u + 0x8CB92BA72F3D8DD7u
         self.miss_cost = 0
         self.ipi_cost = 0
         self.hostcall_cost = 1
-        self.log_cap = 1 << 16
-        self.log_addr = <uint32_t*>calloc(self.log_cap, sizeof(uint32_t))
-        self.log_old = <uint16_t*>calloc(self.log_cap, sizeof(uint16_t))
-        self.log_new = <uint16_t*>calloc(self.log_cap, sizeof(uint16_t))
-        self.log_seq = <uint64_t*>calloc(self.log_cap, sizeof(uint64_t))
+        codelog_init(&self.log, 1 << 16)
         self.ncores = cores
         self.cores = [Core(self, i, sets, icache_ways, line_size) for i in range(cores)]
         self.bkpt_handlers = []
         self.svc_handlers = []
         self.udf_handlers = []
+        self.fetch_hooks = []
+        self.ipi_hooks = []
+        self.code_write_hooks = []
+        self.advance_hooks = []
+        self.hooks = {}
         self.hostcalls = []
-        self.fetch_events = []
         self.exit_code = None
 
     def __dealloc__(self):
-        free(self.fetch_watch)
+        codelog_free(&self.log)
         free(self.mem)
-        free(self.log_addr)
-        free(self.log_old)
-        free(self.log_new)
-        free(self.log_seq)
 
     cdef uint64_t random(self) noexcept:
-        # xorshift64*: the machine's only source of randomness, so a seed replays a run exactly
+        # xorshift64*: the machine's only source of randomness but the scheduler's, so a seed replays a run
         self.rng ^= self.rng >> 12
         self.rng ^= self.rng << 25
         self.rng ^= self.rng >> 27
         return (self.rng * 0x2545F4914F6CDD1Du) >> 11
-
-    cdef uint64_t sched_random(self) noexcept:
-        self.sched_rng ^= self.sched_rng >> 12
-        self.sched_rng ^= self.sched_rng << 25
-        self.sched_rng ^= self.sched_rng >> 27
-        return (self.sched_rng * 0x2545F4914F6CDD1Du) >> 11
 
     def rand(self, uint64_t n):
         """A number in [0, n) from the machine's seeded generator."""
         if n == 0:
             raise ValueError("rand(0)")
         return self.random() % n
+
+    # ---- hooks: hook_add returns a handle, hook_del removes it (as Unicorn's uc_hook_add / uc_hook_del) ----
+
+    cdef list hook_list(self, str kind):
+        return {"fetch": self.fetch_hooks, "bkpt": self.bkpt_handlers, "udf": self.udf_handlers,
+                "svc": self.svc_handlers, "ipi": self.ipi_hooks, "code_write": self.code_write_hooks,
+                "advance": self.advance_hooks}[kind]
+
+    cdef void update_hook_mask(self) noexcept:
+        self.hook_mask = ((HOOK_FETCH if self.fetch_hooks else 0) | (HOOK_IPI if self.ipi_hooks else 0)
+                          | (HOOK_CODE_WRITE if self.code_write_hooks else 0))
+
+    def hook_add(self, kind, callback, bint first=False):
+        """Call `callback` on events of `kind`; returns a handle for hook_del.  Kinds and calls:
+
+          "fetch"       callback(core, event) for every torn, stale and late-stale fetch, none dropped; event is
+                        a dict: kind ("torn", "stale", "stale-after-sync"), core, pc, seen and memory (the
+                        halfwords executed and those in memory), cycles, instructions
+          "bkpt", "udf", "svc"   the exception chains: callback(core, imm, pc) returns the pc to resume at, or
+                        None to offer the exception to the next handler; an ExceptionHandler (C) works the same
+          "ipi"         callback(core, fn) as core takes the IPI fn, before fn runs
+          "code_write"  callback(core, addr, old, new, seq) for each logged halfword write to watched code (core
+                        is None for a host write; seq is the write's number, Machine.wseq after it)
+          "advance"     callback(machine) as Machine.advance returns (after an agent's action or a batch of
+                        steps), also when it raises
+
+        Hooks of one kind run in the order added; first=True puts this one ahead of those already there.
+        A machine with no hook of a kind pays one flag test where the event happens.
+        """
+        if kind not in HOOK_KINDS:
+            raise ValueError(f"unknown hook kind {kind!r}; kinds: {', '.join(HOOK_KINDS)}")
+        if not callable(callback) and not (kind in ("bkpt", "udf", "svc") and isinstance(callback, ExceptionHandler)):
+            raise TypeError(f"a {kind} hook must be callable"
+                            + (" or an ExceptionHandler" if kind in ("bkpt", "udf", "svc") else "")
+                            + f", got {type(callback).__name__}")
+        hooks = self.hook_list(kind)
+        if first:
+            hooks.insert(0, callback)
+        else:
+            hooks.append(callback)
+        self.next_hook += 1
+        self.hooks[self.next_hook] = (kind, callback)
+        self.update_hook_mask()
+        return self.next_hook
+
+    def hook_del(self, handle):
+        """Remove the hook hook_add returned `handle` for; it is not called again."""
+        if handle not in self.hooks:
+            raise ValueError(f"no hook with handle {handle!r}")
+        kind, callback = self.hooks.pop(handle)
+        hooks = self.hook_list(kind)
+        for i in range(len(hooks)):
+            if hooks[i] is callback:
+                del hooks[i]
+                break
+        self.update_hook_mask()
+
+    def run_advance_hooks(self):
+        for h in list(self.advance_hooks):
+            h(self)
 
     # ---- memory seen from the host ----
 
@@ -1107,9 +1119,9 @@ cdef class MachineCore:
         self.check_range(addr, n)
         if n == 0:
             return
-        if self.watch_len and addr < self.watch_lo + self.watch_len and addr + n > self.watch_lo:
+        if self.log.watch_len and addr < self.log.watch_lo + self.log.watch_len and addr + n > self.log.watch_lo:
             for i in range(n):
-                self.logged_store(<uint32_t>(addr + i), data[i], 1)
+                self.logged_store(None, <uint32_t>(addr + i), data[i], 1)
         else:
             memcpy(self.mem + addr, &data[0], n)
         if self.n_excl:
@@ -1128,91 +1140,6 @@ cdef class MachineCore:
     def write32(self, uint32_t addr, uint32_t v):
         self.write(addr, v.to_bytes(4, "little"))
 
-    # ---- code-write log and torn-fetch detection ----
-
-    def watch_code(self, uint32_t lo, uint32_t hi):
-        """Log every write to [lo, hi) so a straddling instruction's halves can be checked for tearing."""
-        if hi <= lo:
-            raise ValueError("empty watch range")
-        self.watch_lo = lo & ~1u
-        self.watch_len = hi - self.watch_lo
-        self.watch_fast_lo = self.watch_lo - 3
-        self.watch_fast_len = self.watch_len + 3
-
-    cdef int logged_store(self, uint32_t a, uint32_t v, int size) except -1:
-        cdef uint32_t h = a & ~1u, end = a + size, k
-        cdef uint16_t old
-        cdef uint8_t bytes_[4]
-        memcpy(bytes_, &v, 4)
-        while h < end:
-            memcpy(&old, self.mem + h, 2)
-            for k in range(2):
-                if a <= h + k < end:
-                    self.mem[h + k] = bytes_[h + k - a]
-            if h - self.watch_lo < self.watch_len:
-                self.wseq += 1
-                k = self.wseq % self.log_cap
-                self.log_seq[k] = self.wseq
-                self.log_addr[k] = h
-                self.log_old[k] = old
-                memcpy(&self.log_new[k], self.mem + h, 2)
-            h += 2
-        return 0
-
-    cdef uint32_t value_at(self, uint32_t a, uint64_t t) noexcept:
-        """The halfword at a as memory held it just after write number t (from the log and current memory)."""
-        cdef uint64_t s
-        cdef uint32_t k
-        cdef uint16_t v
-        for s in range(t + 1, self.wseq + 1):
-            k = s % self.log_cap
-            if self.log_addr[k] == a:
-                return self.log_old[k]
-        memcpy(&v, self.mem + a, 2)
-        return v
-
-    def set_fetch_watch(self, addrs):
-        """Count every core's fetches of these instruction addresses in Core.watched_fetches (empty: off)."""
-        cdef Py_ssize_t i
-        addrs = sorted(set(addrs))
-        free(self.fetch_watch)
-        self.fetch_watch = NULL
-        self.n_fetch_watch = 0
-        if addrs:
-            self.fetch_watch = <uint32_t*>calloc(len(addrs), sizeof(uint32_t))
-            if not self.fetch_watch:
-                raise MemoryError()
-            for i in range(len(addrs)):
-                self.fetch_watch[i] = addrs[i]
-            self.n_fetch_watch = len(addrs)
-
-    cdef bint fetch_watched(self, uint32_t pc) noexcept:
-        return find_u32(self.fetch_watch, self.n_fetch_watch, pc) >= 0
-
-    cdef bint written_between(self, uint32_t lo, uint32_t hi, uint64_t after, uint64_t upto) noexcept:
-        """Was any halfword in [lo, hi) written by a logged write numbered in (after, upto]?"""
-        cdef uint64_t s, first = after + 1
-        cdef uint32_t a
-        if self.wseq >= self.log_cap and first <= self.wseq - self.log_cap:
-            first = self.wseq - self.log_cap + 1
-        for s in range(first, upto + 1):
-            a = self.log_addr[s % self.log_cap]
-            if lo <= a < hi:
-                return 1
-        return 0
-
-    cdef bint coexisted(self, uint32_t pc, uint32_t hw1, uint32_t hw2, uint64_t t1, uint64_t t2) noexcept:
-        """Did memory hold hw1 at pc and hw2 at pc+2 at some moment between writes t1 and t2?"""
-        cdef uint64_t t
-        if self.wseq >= self.log_cap and t1 <= self.wseq - self.log_cap:
-            return 1   # history no longer logged: do not claim a tear we cannot prove
-        for t in range(t1, t2 + 1):
-            if t > t1 and self.log_addr[t % self.log_cap] != pc and self.log_addr[t % self.log_cap] != pc + 2:
-                continue
-            if self.value_at(pc, t) == hw1 and self.value_at(pc + 2, t) == hw2:
-                return 1
-        return 0
-
     cdef int clear_monitors(self, Core writer, uint32_t a) except -1:
         cdef Core c
         for c in self.cores:
@@ -1220,6 +1147,41 @@ cdef class MachineCore:
                 c.excl_valid = 0
                 self.n_excl -= 1
         return 0
+
+    # ---- the code-write log (codelog.pyx) ----
+
+    def watch_code(self, uint32_t lo, uint32_t hi):
+        """Log every write to [lo, hi) so a straddling instruction's halves can be checked for tearing."""
+        codelog_watch(&self.log, lo, hi)
+
+    cdef int logged_store(self, Core writer, uint32_t a, uint32_t v, int size) except -1:
+        cdef uint64_t s, first = self.log.wseq + 1
+        cdef uint32_t k
+        if log_store(&self.log, self.mem, a, v, size) and self.hook_mask & HOOK_CODE_WRITE:
+            for s in range(first, self.log.wseq + 1):
+                k = s % self.log.cap
+                for h in list(self.code_write_hooks):
+                    h(writer, self.log.addr[k], self.log.old[k], self.log.new[k], s)
+        return 0
+
+    def set_fetch_watch(self, addrs):
+        """Count every core's fetches of these instruction addresses in Core.watched_fetches (empty: off)."""
+        codelog_set_fetch_watch(&self.log, addrs)
+
+    @property
+    def wseq(self):
+        """The number of logged writes to watched code so far."""
+        return self.log.wseq
+
+    @property
+    def completed_wseq(self):
+        """Writes up to this number are claimed visible to every core (a sync returned): later fetches of bytes
+        they overwrote are late-stale."""
+        return self.log.completed
+
+    @completed_wseq.setter
+    def completed_wseq(self, uint64_t v):
+        self.log.completed = v
 
     # ---- icaches seen from the host ----
 
@@ -1232,7 +1194,7 @@ cdef class MachineCore:
         for c in (self.cores if cores is None else [self.cores[i] for i in cores]):
             c.flush_icache()
 
-    # ---- hooks the Python Machine provides ----
+    # ---- what the Python Machine provides ----
 
     def smp_read(self, core, uint32_t offset):
         raise MemoryFault("load from the SMP block with no SMP runtime attached", core=core.id,
@@ -1250,77 +1212,3 @@ cdef class MachineCore:
             if c.state == CORE_RUNNING:
                 c.state = CORE_STOPPED
             c.attention |= ATTN_STOP
-
-    # ---- the scheduler's inner loop ----
-
-    def run_core(self, int i, long budget, uint32_t evict_rate=0):
-        """Let core i run up to budget instructions (it leaves early if it stops); returns how many ran.
-        With evict_rate (in 1/65536) the machine's generator may first evict one of its icache lines."""
-        cdef Core c = self.cores[i]
-        if evict_rate and self.random() % 65536 < evict_rate:
-            c.evict_line()
-        return c.run(budget)
-
-    def schedule(self, int mode, long quantum, tuple agent_cpus, list record, long max_steps,
-                 uint64_t until_instructions, uint32_t evict_rate):
-        """The scheduler's loop: up to max_steps steps, each letting one actor run (mode 0 round-robin,
-        1 random, 2 timed).  Returns (0, 0, 0) when the steps or the instruction target are used up or the
-        program exited, (1, k, quantum) when agent k (of agent_cpus) is chosen (the caller runs it), and
-        (2, 0, 0) when nothing can run, each with the number of core steps taken appended.  Core steps are
-        appended to record as (core, instructions run)."""
-        cdef int actors[MAX_ACTORS]
-        cdef bint busy[MAX_ACTORS]
-        cdef int nact, na = len(agent_cpus), i, pick
-        cdef long steps = 0, q
-        cdef uint64_t total = 0, best, cyc
-        cdef Core c
-        if na > self.ncores:
-            raise ValueError("more agents than cores")
-        for c in self.cores:
-            total += c.instructions
-            busy[c.id] = 0
-        for i in range(na):
-            busy[<int>agent_cpus[i]] = 1
-        while steps < max_steps and self.exit_code is None:
-            if until_instructions and total >= until_instructions:
-                break
-            nact = 0
-            for i in range(na):
-                actors[nact] = -1 - i
-                nact += 1
-            for c in self.cores:
-                if c.state == CORE_RUNNING and not busy[c.id]:
-                    actors[nact] = c.id
-                    nact += 1
-            if nact == 0:
-                return (2, 0, 0, steps)
-            if mode == 1:
-                pick = self.sched_random() % nact
-                q = 1 + self.sched_random() % (2 * quantum)
-            elif mode == 2:
-                # discrete-event order: whoever is furthest behind in cycles runs next (agents first on ties),
-                # so an agent's writes and the cores' instructions advance at the rates their costs say
-                pick = 0
-                best = 0xFFFFFFFFFFFFFFFFu
-                for i in range(nact):
-                    c = self.cores[<int>agent_cpus[-1 - actors[i]] if actors[i] < 0 else actors[i]]
-                    cyc = c.instructions + c.stall_cycles
-                    if cyc < best:
-                        best, pick = cyc, i
-                q = quantum
-            else:
-                pick = self.rr_pos % nact
-                self.rr_pos += 1
-                q = quantum if nact > 1 else 1 << 20
-            if until_instructions and q > <long>(until_instructions - total):
-                q = <long>(until_instructions - total)
-            if actors[pick] < 0:
-                return (1, -1 - actors[pick], q, steps)
-            c = self.cores[actors[pick]]
-            if evict_rate and self.random() % 65536 < evict_rate:
-                c.evict_line()
-            q = c.run(q)
-            record.append((c.id, q))
-            total += q
-            steps += 1
-        return (0, 0, 0, steps)

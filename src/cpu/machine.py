@@ -7,15 +7,17 @@ from (program, configuration, seed) or from its recorded schedule.
 """
 import sys
 
-from cpu.core import MachineCore
+from cpu.core import MachineCore, CoreState
 from cpu.faults import GuestFault, InstructionLimit, MemoryFault
 from cpu.loader import load_elf
+from cpu.scheduler import Scheduler, Outcome, Mode
 from cpu.semihosting import Semihosting
 from cpu import memmap
 
-CORE_OFF, CORE_RUNNING, CORE_STOPPED = 0, 1, 2
+CORE_OFF, CORE_RUNNING = CoreState.CORE_OFF, CoreState.CORE_RUNNING
+CORE_STOPPED, CORE_PARKED = CoreState.CORE_STOPPED, CoreState.CORE_PARKED
 SCHEDULES = ("round-robin", "random", "timed")
-MODES = {"round-robin": 0, "random": 1, "timed": 2}
+MODES = {"round-robin": Mode.ROUND_ROBIN, "random": Mode.RANDOM, "timed": Mode.TIMED}
 
 
 class Deadlock(GuestFault):
@@ -68,6 +70,7 @@ class Machine(MachineCore):
         if quantum < 1:
             raise ValueError(f"quantum must be at least 1, got {quantum}")
         self.seed = seed
+        self.scheduler = Scheduler(self, seed)
         self.schedule_mode = schedule
         self.quantum = quantum
         self.evict_rate = evict_rate
@@ -231,29 +234,33 @@ class Machine(MachineCore):
 
     def advance(self, max_steps, until=None, stop_on_agent=False):
         """Run up to max_steps scheduler steps (until the machine has run `until` instructions in all, if given);
-        returns the guest instructions run.  The choice of actors is made in C (Machine.schedule)."""
+        returns the guest instructions run.  The choice of actors is made in C (Scheduler.run); the "advance"
+        hooks run as it returns."""
         start = self.instructions
         steps = 0
-        while steps < max_steps and self.exit_code is None:
-            if until is not None and self.instructions >= until:
-                break
-            if self.replay_schedule is not None:
-                self._replay_step()
-                steps += 1
-                continue
-            kind, k, q, done = self.schedule(MODES[self.schedule_mode], self.quantum,
-                                             tuple(a.cpu for a in self.agents), self.record, max_steps - steps,
-                                             0 if until is None else until, self.evict_rate)
-            steps += done
-            if kind == 2:
-                raise Deadlock("all cores stopped and the program has not exited")
-            if kind == 1:
-                self._run_agent(self.agents[k], q)
-                steps += 1
-                if stop_on_agent:
+        try:
+            while steps < max_steps and self.exit_code is None:
+                if until is not None and self.instructions >= until:
                     break
-            elif kind == 0:
-                break
+                if self.replay_schedule is not None:
+                    self._replay_step()
+                    steps += 1
+                    continue
+                sched = self.scheduler
+                outcome = sched.run(MODES[self.schedule_mode], self.quantum, tuple(a.cpu for a in self.agents),
+                                    self.record, max_steps - steps, 0 if until is None else until, self.evict_rate)
+                steps += sched.steps
+                if outcome == Outcome.DEADLOCK:
+                    raise Deadlock("all cores stopped and the program has not exited")
+                if outcome == Outcome.AGENT:
+                    self._run_agent(self.agents[sched.agent], sched.quantum)
+                    steps += 1
+                    if stop_on_agent:
+                        break
+                else:
+                    break
+        finally:
+            self.run_advance_hooks()
         return self.instructions - start
 
     def step(self, limit=None):
@@ -268,7 +275,7 @@ class Machine(MachineCore):
         if isinstance(who, str):
             cpu = int(who.split(":")[1])
             return self._run_agent(next(a for a in self.agents if a.cpu == cpu), count)
-        ran = self.run_core(who, count, self.evict_rate)
+        ran = self.scheduler.run_core(who, count, self.evict_rate)
         self.record.append((who, ran))
 
     def replay(self, schedule):

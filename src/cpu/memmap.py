@@ -13,24 +13,12 @@ SMP block registers (offsets):
     0x14 BOOT_SP    W   staged stack top (0: the core's default stack)
     0x18 BOOT_ARG   W   staged r0
     0x1C START      W   start core n with the staged values; R: the result (0, -1 bad core, -2 running, -3 even pc)
-    0x100 + 4n      R   STATE of core n: 0 off, 1 running, 2 stopped
+    0x100 + 4n      R   STATE of core n: 0 off, 1 running, 2 stopped, 3 parked (CoreState)
 """
-SMP_BASE = 0x40000000
-SMP_CPU_ID = 0x00
-SMP_NUM_CPUS = 0x04
-SMP_CYCLES = 0x08
-SMP_BOOT_PC = 0x10
-SMP_BOOT_SP = 0x14
-SMP_BOOT_ARG = 0x18
-SMP_START = 0x1C
-SMP_STATE = 0x100
+from cpu.core import MemoryMap, SmpReg
 
-SCS_CPUID = 0xE000ED00
-SCS_ICIALLU = 0xE000EF50
-SCS_ICIMVAU = 0xE000EF58
-
-HOSTCALL_BASE = 0xF0000000
-HOSTCALL_SLOTS = 4096
+# The values are defined once, in C (cpu/core.pxd); these are their names for Python.
+globals().update({name: int(v) for enum in (MemoryMap, SmpReg) for name, v in enum.__members__.items()})
 
 BOOT_STACK = 1 << 20        # core 0 (main)
 SECONDARY_STACK = 64 << 10  # each other core

@@ -29,7 +29,7 @@ cdef inline uint32_t ld8(Core c, uint32_t a) except? 0xA5A5A5A5:
 
 cdef inline bint plain_store(MachineCore m, uint32_t a, uint32_t size) noexcept:
     """True when a store needs none of the slow path: inside RAM, outside watched code, no exclusive monitors."""
-    return a <= m.mem_size - size and (a - m.watch_fast_lo) >= m.watch_fast_len and m.n_excl == 0
+    return a <= m.mem_size - size and (a - m.log.fast_lo) >= m.log.fast_len and m.n_excl == 0
 
 
 cdef inline int st32(Core c, uint32_t a, uint32_t v) except -1:

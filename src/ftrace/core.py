@@ -76,7 +76,7 @@ class FtraceCore:
         self.bkpt_handler.caller_sites = IpSet([sym["ftrace_call"], sym["ftrace_graph_call"]])
         self.bkpt_handler.emulate_call = emulate == "call"
         self.bkpt_handler.call_target = self.FTRACE_ADDR
-        machine.bkpt_handlers.insert(0, self.bkpt_handler)
+        machine.hook_add("bkpt", self.bkpt_handler, first=True)
         self.tramp_calls = [None] * HOST_TRAMPOLINES
         self.list_call = ListCall()
         self.stub = sym["ftrace_stub"]

@@ -60,7 +60,8 @@ class Config:
 
 
 VIOLATION_EVENTS = ("torn", "stale-after-sync")
-EVENTS_KEPT = 64                    # violating fetch events kept per run (the machine keeps only its first 16)
+EVENTS_KEPT = 64                    # violating fetch events kept per run
+BATCH_EVENTS = 16                   # fetch events sampled per scheduler batch (see _install_harvest)
 
 
 @dataclass
@@ -68,8 +69,8 @@ class RunResult:
     """What one run found.  Everything but host_seconds is a function of (config, method, drop, seed).
 
     torn        torn fetches the machine detected; torn_missed: mixed instructions it did not flag (_mixed)
-    events_lost torn and late-stale fetches whose event the machine did not keep (its list holds 16 between two
-                harvests); when there are any, the run is replayed with stop_on_violation to find the first
+    events_lost torn and late-stale fetches whose event was not sampled (BATCH_EVENTS per batch of scheduler
+                steps); when there are any, the run is replayed with stop_on_violation to find the first
                 violation, which then heads `events` and `where`
     events      the violating fetches (torn, stale-after-sync), at most EVENTS_KEPT, in order: dicts with kind,
                 core, pc, seen and memory (halfwords), cycles, instructions (and missed=True for torn_missed)
@@ -207,27 +208,30 @@ def _harvest(ft, res, events):
 
 
 def _install_harvest(m, ft, res, observe=None):
-    """Keep every violating fetch event: the machine stops appending to fetch_events at 16, most of them the
-    harmless in-window stale fetches, so empty it after every batch of scheduler steps (Machine.advance, which
-    returns after each agent action and at least every 64 steps; Machine.step where there is no advance)."""
-    name = "advance" if hasattr(m, "advance") else "step"
-    inner = getattr(m, name)
+    """Keep every violating fetch event, through the machine's hooks.  Each batch of scheduler steps (one
+    Machine.advance) contributes its first BATCH_EVENTS fetch events, as the machine that ran the recorded
+    campaigns kept them: violation_events and events_lost, and so the results, stay comparable with those.
+    Returns the batch in progress (the caller harvests what is left when the run ends)."""
+    batch = []
 
-    def harvesting(*args, **kw):
-        try:
-            return inner(*args, **kw)
-        finally:
-            if m.fetch_events:
-                _harvest(ft, res, m.fetch_events)
-                m.fetch_events.clear()
-            if observe is not None:
-                observe()
-    setattr(m, name, harvesting)
+    def on_fetch(core, e):
+        if len(batch) < BATCH_EVENTS:
+            batch.append(e)
+
+    def on_advance(machine):
+        if batch:
+            _harvest(ft, res, batch)
+            batch.clear()
+        if observe is not None:
+            observe()
+    m.hook_add("fetch", on_fetch)
+    m.hook_add("advance", on_advance)
+    return batch
 
 
 def _violation_event(m, fault):
     """The event of the FetchViolation that stopped a run, rebuilt from the exception (the machine may not
-    have kept it: its list was full)."""
+    have been sampled: its batch was full)."""
     kind = fault.reason.split(" fetch")[0]
     pair = fault.insn > 0xFFFF
     seen = [fault.insn >> 16, fault.insn & 0xFFFF] if pair else [fault.insn]
@@ -262,7 +266,7 @@ def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, kee
     t0 = time.perf_counter()
     m, ft, out = build(config, method, tuple(drop), seed, stop_on_violation)
     res = RunResult(method, tuple(drop), seed)
-    _install_harvest(m, ft, res, observe(m, ft) if observe is not None else None)
+    batch = _install_harvest(m, ft, res, observe(m, ft) if observe is not None else None)
     fault = None
     try:
         if config.filter:
@@ -291,8 +295,7 @@ def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, kee
     res.cmodx_fetches = sum(u.get("cmodx_fetches", 0) for u in ft.update_log)
     res.bkpt_hits = ft.bkpt_handler.hits
     res.updates = len(ft.update_log)
-    _harvest(ft, res, m.fetch_events)
-    m.fetch_events.clear()
+    _harvest(ft, res, batch)
     if isinstance(fault, FetchViolation):
         ev = _violation_event(m, fault)
         last = res.events[-1] if res.events else None

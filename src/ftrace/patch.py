@@ -30,9 +30,8 @@ from ftrace.records import (FTRACE_UPDATE_IGNORE, FTRACE_UPDATE_MAKE_CALL, FTRAC
                             ftrace_test_record, ftrace_update_record)
 from ftrace.tracers import FTRACE_BKPT_IMM
 
-from cpu.machine import CORE_RUNNING
+from cpu.machine import CORE_RUNNING, CORE_PARKED
 
-CORE_PARKED = 3
 BKPT_INSN = BKPT | FTRACE_BKPT_IMM
 METHODS = ("breakpoint", "stop_machine", "branch_over", "direct", "unsynced")
 B_OVER = 0xE001            # b.n .+6 from the push {lr}: over the push and the 32-bit slot (branch_over's nop)
