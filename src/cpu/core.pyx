@@ -8,7 +8,7 @@ The fetch checks' judgements come from the code-write log (codelog.pyx); the sch
 """
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, int8_t, int16_t, int32_t, uint64_t, int64_t
 from libc.stdlib cimport calloc, free
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy
 
 from cpu.decode cimport *
 from cpu.memory cimport ld32, ld16, ld8, st32, st16, st8
