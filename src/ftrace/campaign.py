@@ -25,8 +25,8 @@ import sys
 import threading
 import time
 
-from ftrace.explore import DROPPABLE, Config, RunResult, run_one
-from ftrace.patch import METHODS
+from ftrace.explore import Config, RunResult, run_one
+from ftrace.methods import METHODS, droppable_help
 
 BACKENDS = ("serial", "process", "dask")
 
@@ -50,17 +50,16 @@ def labels_for(methods, drop=None):
     if not drop:
         return [(m, ()) for m in methods]
     if drop == "each":
-        return [(m, d) for m in methods for d in [()] + [(s,) for s in DROPPABLE[m]]]
+        return [(m, d) for m in methods for d in [()] + [(s,) for s in METHODS[m].droppable]]
     steps = tuple(s for s in drop.split(",") if s)
-    known = {s for m in DROPPABLE for s in DROPPABLE[m]}
+    known = {s for cls in METHODS.values() for s in cls.droppable}
     for s in steps:
         if s not in known:
-            raise CampaignError(f"no method has a step {s!r} to drop; droppable: "
-                                + "; ".join(f"{m}: {', '.join(DROPPABLE[m]) or 'none'}" for m in METHODS))
-    out = [(m, steps) for m in methods if all(s in DROPPABLE[m] for s in steps)]
+            raise CampaignError(f"no method has a step {s!r} to drop; droppable: " + droppable_help())
+    out = [(m, steps) for m in methods if all(s in METHODS[m].droppable for s in steps)]
     if not out:
         raise CampaignError(f"none of {', '.join(methods)} has {', '.join(steps)} to drop; droppable: "
-                            + "; ".join(f"{m}: {', '.join(DROPPABLE[m]) or 'none'}" for m in methods))
+                            + droppable_help(methods))
     return out
 
 

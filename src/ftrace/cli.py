@@ -19,7 +19,7 @@ from cpu import memmap
 from cpu.__main__ import format_stats
 from cpu.faults import ELFError, GuestFault, InstructionLimit
 from ftrace.ops import FtraceError
-from ftrace.patch import METHODS
+from ftrace.methods import METHODS
 from ftrace.trace import TRACERS, Ftrace
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -103,7 +103,7 @@ def run_with_progress(m, max_instructions, chunk=2_000_000):
 
 
 def patch_summary(ft, log):
-    lines = [f"# patching: method {ft.method}, {len(ft.records)} mcount sites, "
+    lines = [f"# patching: method {ft.method.name}, {len(ft.records)} mcount sites, "
              f"{sum(1 for r in ft.records if r.refcount)} selected"]
     for u in ft.update_log:
         lines.append(f"#   update cmd={u['command']:#x}: {u['sites']} sites, {u['writes']} writes, {u['syncs']} syncs, "

@@ -16,12 +16,8 @@ import time
 
 from ftrace.campaign import (BACKENDS, CampaignError, JsonlWriter, labels_for, replay_command, run_campaign,
                              tasks_for)
-from ftrace.explore import DROPPABLE, Config, explain, summarize
-from ftrace.patch import METHODS
-
-
-def _drops_help():
-    return "; ".join(f"{m}: {', '.join(DROPPABLE[m]) or 'none'}" for m in METHODS)
+from ftrace.explore import Config, explain, summarize
+from ftrace.methods import METHODS, check_drop, droppable_help
 
 
 def add_explore_parsers(subparsers):
@@ -29,7 +25,7 @@ def add_explore_parsers(subparsers):
         "explore", help="randomized runs of the patching methods under live load, checked for violations",
         description="Run many randomized executions of each patching method (seeds S..S+N-1) while tracing is "
                     "switched on and off under a 4-core hot loop, and report violations per method and kind.",
-        epilog="droppable steps: " + _drops_help())
+        epilog="droppable steps: " + droppable_help())
     e.add_argument("--method", action="append", metavar="M",
                    help=f"a method ({', '.join(METHODS)}) or 'all'; repeatable (default: all)")
     e.add_argument("--drop", metavar="STEP",
@@ -60,7 +56,7 @@ def add_explore_parsers(subparsers):
         description="With --seed: re-run explorer run (method, drop, seed) exactly, stopping at its first torn or "
                     "late-stale fetch or fault, and print which core fetched which halfwords when.  Without "
                     "--seed (or with -i FILE): print a recorded trace.dat.",
-        epilog="droppable steps: " + _drops_help())
+        epilog="droppable steps: " + droppable_help())
     r.add_argument("--method", default="breakpoint", help=f"one of {', '.join(METHODS)} (default breakpoint)")
     r.add_argument("--seed", type=int, default=None, metavar="S")
     r.add_argument("--drop", default=None, metavar="STEP", help="the dropped step(s), comma-separated")
@@ -147,7 +143,7 @@ def cmd_explore(args):
                   file=sys.stderr)
             from ftrace.campaign import Progress
             bar = Progress(n, desc="costs", enabled=not args.quiet, unit="measurement")
-            rows = costs.cost_matrix_parallel(METHODS, progs, tuple(cost_cores), jobs=args.jobs,
+            rows = costs.cost_matrix_parallel(tuple(METHODS), progs, tuple(cost_cores), jobs=args.jobs,
                                               progress=lambda row: bar.advance())
             bar.close()
         from ftrace.report import write_report
@@ -183,10 +179,10 @@ def cmd_replay(args):
     if args.seed is None:
         return _usage("replay of an explorer run needs --seed")
     drop = tuple(s for s in (args.drop or "").split(",") if s)
-    bad = [d for d in drop if d not in DROPPABLE[args.method]]
-    if bad:
-        return _usage(f"{args.method} has no step {bad[0]!r} to drop; droppable: "
-                      f"{', '.join(DROPPABLE[args.method]) or 'none'}")
+    try:
+        check_drop(args.method, drop)
+    except ValueError as e:
+        return _usage(str(e))
     _, text = explain(args.method, args.seed, drop, Config(), max_lines=getattr(args, "lines", 40))
     print(text)
     return 0

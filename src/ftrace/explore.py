@@ -31,13 +31,11 @@ from dataclasses import dataclass, field
 
 import cpu
 from cpu.core import FetchViolation
+from ftrace.methods import METHODS, check_drop
 from ftrace.ops import FtraceError
-from ftrace.patch import METHODS
 from ftrace.trace import Ftrace
 
 GUEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guest", "bin")
-DROPPABLE = {"breakpoint": ("sync1", "sync2", "sync3"), "branch_over": ("sync1", "sync2", "quiesce"),
-             "direct": ("sync1",), "stop_machine": ("release-flush",), "unsynced": ()}
 
 
 HALF = "*0 *2 *4 *6 *8"             # hot.elf's 32 even-numbered functions h0, h2, ... h62
@@ -255,9 +253,7 @@ def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, kee
     (explain() watches the violating site with it)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    bad = [d for d in drop if d not in DROPPABLE[method]]
-    if bad:
-        raise ValueError(f"{method} has no step {bad[0]!r} to drop; droppable: {', '.join(DROPPABLE[method]) or 'none'}")
+    check_drop(method, drop)
     ref_code, ref_out, ref_sp = reference_output(config)
     t0 = time.perf_counter()
     m, ft, out = build(config, method, tuple(drop), seed, stop_on_violation)
@@ -352,7 +348,7 @@ def explain(method, seed, drop=(), config=Config(), max_lines=40):
     def observe(m, ft):
         if target is None:
             return None
-        addrs = [target - 2, target, target + 2] if method == "branch_over" else [target, target + 2]
+        addrs = ft.method.site_halfwords(target)
         watched.extend(addrs)
         state = {"mem": [m.read16(a) for a in addrs],
                  "ic": [[c.icache_contents(a) for a in addrs] for c in m.cores],

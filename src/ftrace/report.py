@@ -17,13 +17,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ftrace.campaign import replay_command  # noqa: E402
-from ftrace.explore import DROPPABLE  # noqa: E402
-from ftrace.patch import METHODS  # noqa: E402
+from ftrace.methods import METHODS  # noqa: E402
 
 KINDS = ("fault", "torn", "late-stale", "stack", "wrong-result", "ftrace-bug")
 COLORS = {"fault": "#d62728", "torn": "#ff7f0e", "late-stale": "#9467bd", "stack": "#8c564b",
           "wrong-result": "#e377c2", "ftrace-bug": "#7f7f7f"}
-SAFE = ("breakpoint", "stop_machine", "branch_over")
 
 
 def by_label(results):
@@ -86,40 +84,41 @@ def where_table(stats):
 
 
 def expected_answers(stats):
-    """[(claim, verdict, evidence)] for the issue's expected answers that the campaign covers."""
+    """[(claim, verdict, evidence)] for the issue's expected answers that the campaign covers: each method's
+    class says what is expected of it (UpdateMethod.expected, expected_when_dropped)."""
     out = []
-    for m in SAFE:
+    for m, cls in METHODS.items():
         s = stats.get(m)
         if s is None:
             continue
-        ok = s["bad"] == 0
-        out.append((f"{m}: zero violations", "confirmed" if ok else "REFUTED",
-                    f"{s['bad']} violating of {s['runs']} runs (seeds {s['seeds'][0]}..{s['seeds'][1]})"
-                    + ("" if s["runs"] >= 10_000 else "; fewer than the 10,000 runs the claim asks for")))
-    s = stats.get("direct")
-    if s is not None:
-        te = s["torn_events"]
-        only = all(w["straddles"] for w in te) and s["first_other_site"] == 0 and s["first_no_site"] == 0
-        found = s["bad"] > 0
-        out.append(("direct: violations at sites that straddle an icache line, and only there",
-                    "confirmed" if found and only else ("REFUTED" if found else "not shown"),
-                    f"{s['bad']} violating of {s['runs']} runs; first violation at a straddling site in "
-                    f"{s['first_straddling']}, at another site in {s['first_other_site']}, not at a site in "
-                    f"{s['first_no_site']}; torn fetches at straddling sites {sum(w['straddles'] for w in te)} "
-                    f"of {len(te)}"))
-    s = stats.get("unsynced")
-    if s is not None:
-        st, tn = s["kinds"]["late-stale"], s["kinds"]["torn"]
-        out.append(("unsynced: stale and torn fetches", "confirmed" if st and tn else "REFUTED",
-                    f"late-stale in {st}, torn in {tn} of {s['runs']} runs"))
-    for step in DROPPABLE["breakpoint"]:
-        s = stats.get(f"breakpoint-no-{step}")
-        if s is None:
-            continue
-        out.append((f"breakpoint without {step}: a violation the explorer finds by itself",
-                    "confirmed" if s["bad"] else "REFUTED",
-                    f"{s['bad']} violating of {s['runs']} runs; first at seed {s['first_seed']}; kinds "
-                    + ", ".join(f"{k} {n}" for k, n in s["kinds"].items() if n)))
+        if cls.expected == "safe":
+            ok = s["bad"] == 0
+            out.append((f"{m}: zero violations", "confirmed" if ok else "REFUTED",
+                        f"{s['bad']} violating of {s['runs']} runs (seeds {s['seeds'][0]}..{s['seeds'][1]})"
+                        + ("" if s["runs"] >= 10_000 else "; fewer than the 10,000 runs the claim asks for")))
+        elif cls.expected == "straddling":
+            te = s["torn_events"]
+            only = all(w["straddles"] for w in te) and s["first_other_site"] == 0 and s["first_no_site"] == 0
+            found = s["bad"] > 0
+            out.append((f"{m}: violations at sites that straddle an icache line, and only there",
+                        "confirmed" if found and only else ("REFUTED" if found else "not shown"),
+                        f"{s['bad']} violating of {s['runs']} runs; first violation at a straddling site in "
+                        f"{s['first_straddling']}, at another site in {s['first_other_site']}, not at a site in "
+                        f"{s['first_no_site']}; torn fetches at straddling sites "
+                        f"{sum(w['straddles'] for w in te)} of {len(te)}"))
+        elif cls.expected == "stale-and-torn":
+            st, tn = s["kinds"]["late-stale"], s["kinds"]["torn"]
+            out.append((f"{m}: stale and torn fetches", "confirmed" if st and tn else "REFUTED",
+                        f"late-stale in {st}, torn in {tn} of {s['runs']} runs"))
+    for m, cls in METHODS.items():
+        for step in cls.expected_when_dropped:
+            s = stats.get(f"{m}-no-{step}")
+            if s is None:
+                continue
+            out.append((f"{m} without {step}: a violation the explorer finds by itself",
+                        "confirmed" if s["bad"] else "REFUTED",
+                        f"{s['bad']} violating of {s['runs']} runs; first at seed {s['first_seed']}; kinds "
+                        + ", ".join(f"{k} {n}" for k, n in s["kinds"].items() if n)))
     return out
 
 
