@@ -275,3 +275,14 @@ def test_hot_elf_reproduces():
     p = subprocess.run(["make", "--no-print-directory", "-C", hot, "check", f"PYTHON={sys.executable}"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_summary_rates_and_report_share_one_tally(broken_results):
+    pytest.importorskip("matplotlib")
+    from ftrace.report import by_label, label_stats
+    rates = violation_rates(broken_results)
+    for label, rs in by_label(broken_results).items():
+        s = label_stats(rs)
+        bad, runs, kinds = rates[label]
+        assert (bad, runs) == (s["bad"], s["runs"]) == (sum(1 for r in rs if r.violations), len(rs))
+        assert kinds == {k: n for k, n in s["kinds"].items() if n}

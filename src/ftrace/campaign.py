@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 
-from ftrace.explore import Config, RunResult, run_one
+from ftrace.explore import Config, RunResult, run_one, tally
 from ftrace.methods import METHODS, droppable_help
 
 BACKENDS = ("serial", "process", "dask")
@@ -244,15 +244,7 @@ def run_campaign(tasks, config=Config(), backend="process", jobs=None, chunk=Non
 
 def violation_rates(results):
     """{label: (violating runs, runs, {kind: runs})} in first-seen label order."""
-    out = {}
-    for r in results.values() if isinstance(results, dict) else results:
-        bad, n, kinds = out.get(r.label, (0, 0, {}))
-        if r.violations:
-            bad += 1
-            for k in r.violations:
-                kinds[k] = kinds.get(k, 0) + 1
-        out[r.label] = (bad, n + 1, kinds)
-    return out
+    return {label: (t.bad, t.runs, t.kinds) for label, t in tally(results).items()}
 
 
 # ---- saving ----

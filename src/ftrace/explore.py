@@ -430,20 +430,36 @@ def explain(method, seed, drop=(), config=Config(), max_lines=40):
     return res, "\n".join(lines)
 
 
+@dataclass
+class Tally:
+    """One label's runs: how many, how many violating, {kind: runs that showed it} in first-seen order, and the
+    CMODX-uncovered fetches."""
+    runs: int = 0
+    bad: int = 0
+    kinds: dict = field(default_factory=dict)
+    cmodx: int = 0
+
+
+def tally(results):
+    """{label: Tally} over RunResults (or a {key: RunResult} dict), labels in first-seen order: the count that
+    summarize, campaign.violation_rates and the report share."""
+    by = {}
+    for r in (results.values() if isinstance(results, dict) else results):
+        t = by.setdefault(r.label, Tally())
+        t.runs += 1
+        t.cmodx += r.cmodx_fetches
+        if r.violations:
+            t.bad += 1
+            for k in r.violations:
+                t.kinds[k] = t.kinds.get(k, 0) + 1
+    return by
+
+
 def summarize(results):
     """`METHOD: violations V of R runs` lines with the breakdown by kind, in first-seen order of labels."""
-    by = {}
-    for r in results:
-        s = by.setdefault(r.label, {"runs": 0, "bad": 0, "kinds": {}, "cmodx": 0})
-        s["runs"] += 1
-        s["cmodx"] += r.cmodx_fetches
-        if r.violations:
-            s["bad"] += 1
-            for k in r.violations:
-                s["kinds"][k] = s["kinds"].get(k, 0) + 1
     lines = []
-    for label, s in by.items():
-        kinds = ", ".join(f"{k} {n}" for k, n in sorted(s["kinds"].items()))
-        lines.append(f"{label}: violations {s['bad']} of {s['runs']} runs" + (f" ({kinds})" if kinds else "")
-                     + f"; CMODX-uncovered fetches {s['cmodx']}")
+    for label, t in tally(results).items():
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(t.kinds.items()))
+        lines.append(f"{label}: violations {t.bad} of {t.runs} runs" + (f" ({kinds})" if kinds else "")
+                     + f"; CMODX-uncovered fetches {t.cmodx}")
     return lines

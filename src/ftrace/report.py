@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ftrace.campaign import replay_command  # noqa: E402
+from ftrace.explore import tally  # noqa: E402
 from ftrace.methods import METHODS  # noqa: E402
 
 KINDS = ("fault", "torn", "late-stale", "stack", "wrong-result", "ftrace-bug")
@@ -33,14 +34,15 @@ def by_label(results):
 
 
 def label_stats(rs):
+    t, = tally(rs).values()
     bad = [r for r in rs if r.violations]
-    kinds = {k: sum(1 for r in rs if k in r.violations) for k in KINDS}
     first = [r.where[0] for r in bad if r.where]
     return {
-        "method": rs[0].method, "drop": rs[0].drop, "runs": len(rs), "bad": len(bad), "kinds": kinds,
+        "method": rs[0].method, "drop": rs[0].drop, "runs": t.runs, "bad": t.bad,
+        "kinds": {k: t.kinds.get(k, 0) for k in KINDS},
         "seeds": (min(r.seed for r in rs), max(r.seed for r in rs)),
         "first_seed": min((r.seed for r in bad), default=None),
-        "cmodx": sum(r.cmodx_fetches for r in rs), "updates": sum(r.updates for r in rs),
+        "cmodx": t.cmodx, "updates": sum(r.updates for r in rs),
         "host": sum(r.host_seconds for r in rs) / len(rs),
         "instructions": sum(r.instructions for r in rs),
         "torn_missed": sum(r.torn_missed for r in rs),
