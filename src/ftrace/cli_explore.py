@@ -10,7 +10,6 @@ replay command for the first violating seed of each, and exits 0 whether or not 
 usage error).  cli.py (the `ftrace` command) calls add_explore_parsers(subparsers) and dispatches to
 cmd_explore / cmd_replay.
 """
-import argparse
 import sys
 import time
 
@@ -92,6 +91,11 @@ def cmd_explore(args):
             raise CampaignError("--dask-scheduler goes with --backend dask")
         labels = labels_for(methods, args.drop)
         tasks = tasks_for(methods, args.drop, args.runs, args.seed, args.drop_runs)
+        if args.report:
+            try:
+                from ftrace.report import write_report
+            except ImportError as e:         # before the campaign, not after it
+                raise CampaignError(str(e))
         cost_cores = None
         if args.report and args.cost_cores != "none":
             cost_cores = _int_list(args.cost_cores, "--cost-cores")
@@ -146,7 +150,6 @@ def cmd_explore(args):
             rows = costs.cost_matrix_parallel(tuple(METHODS), progs, tuple(cost_cores), jobs=args.jobs,
                                               progress=lambda row: bar.advance())
             bar.close()
-        from ftrace.report import write_report
         path = write_report(args.report, results, rows, command=_command_line(args), config=config,
                             elapsed=elapsed, backend=backend)
         print(f"explore: report written to {path}", file=sys.stderr)
@@ -186,16 +189,3 @@ def cmd_replay(args):
     _, text = explain(args.method, args.seed, drop, Config(), max_lines=getattr(args, "lines", 40))
     print(text)
     return 0
-
-
-def main(argv=None):
-    """Standalone entry (python -m ftrace.cli_explore explore|replay ...), for when cli.py is not at hand."""
-    p = argparse.ArgumentParser(prog="ftrace")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    add_explore_parsers(sub)
-    args = p.parse_args(argv)
-    return cmd_explore(args) if args.cmd == "explore" else cmd_replay(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,8 +11,11 @@ import os
 import platform
 import time
 
-import matplotlib
-
+try:
+    import matplotlib
+except ImportError:
+    raise ImportError("the report's plots need matplotlib: pip install matplotlib "
+                      "(or this package's `explore` extra)") from None
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
