@@ -81,8 +81,11 @@ class UpdateMethod:
 
     name = None
     droppable = ()          # the steps `drop` may name
-    expected = None         # what the 2012 question expects of the method (the explorer report checks it)
-    expected_when_dropped = ()  # steps whose drop it expects the explorer to catch
+    # what the 2012 question expects of the method, which the explorer's report checks: 'safe' (no violation),
+    # 'straddling' (torn only at sites across an icache line), 'stale-and-torn'; and the dropped steps it
+    # expects the explorer to catch
+    expected = None
+    expected_when_dropped = ()
 
     def __init__(self, machine, patcher, records, services, bkpt_handler, drop=()):
         check_drop(self.name, drop)
@@ -400,6 +403,8 @@ class Direct(Unsynced):
     expected = "straddling"
 
     def ftrace_replace_code(self, enable):
+        """The whole-instruction stores, then one sync (arch/powerpc/kernel/ftrace.c's patch_instruction and
+        flush)."""
         ret = yield from super().ftrace_replace_code(enable)
         if ret:
             return ret
@@ -416,3 +421,4 @@ class Direct(Unsynced):
 
 for _cls in (Breakpoint, StopMachine, BranchOver, Direct, Unsynced):     # the order the CLI lists them
     register(_cls)
+del _cls
