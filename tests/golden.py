@@ -70,10 +70,11 @@ def ftrace_runs():
 
 
 def explore_runs():
-    from ftrace.explore import DROPPABLE, run_one
+    from ftrace.explore import run_one
+    from ftrace.methods import METHODS
     out = {}
-    cells = [(m, (), s) for m in DROPPABLE for s in (0, 1, 2, 3)]
-    cells += [(m, (d,), 0) for m in DROPPABLE for d in DROPPABLE[m]]
+    cells = [(m, (), s) for m in METHODS for s in (0, 1, 2, 3)]
+    cells += [(m, (d,), 0) for m in METHODS for d in METHODS[m].droppable]
     for method, drop, seed in cells:
         d = run_one(method, seed, drop).as_dict()
         d.pop("host_seconds")

@@ -12,8 +12,8 @@ import ftrace as ftrace_pkg
 
 from ftrace import explore
 from ftrace.campaign import (CampaignError, labels_for, load_jsonl, run_campaign, tasks_for, violation_rates)
-from ftrace.explore import DROPPABLE, Config, explain, run_one, summarize
-from ftrace.patch import METHODS
+from ftrace.explore import Config, explain, run_one, summarize
+from ftrace.methods import METHODS
 from ftrace.recordmcount import record_mcount
 
 LINE = 32
@@ -97,7 +97,7 @@ def test_unsynced_has_stale_and_torn_fetches(broken_results):
     assert sum(1 for r in rs if r.violations) >= len(rs) * 3 // 4
 
 
-@pytest.mark.parametrize("step", DROPPABLE["breakpoint"])
+@pytest.mark.parametrize("step", METHODS["breakpoint"].droppable)
 def test_each_dropped_breakpoint_sync_is_found(step):
     """The explorer finds a violation by itself within 12 seeds (measured: the first violating seed is 0-2)."""
     for seed in range(12):
@@ -275,3 +275,14 @@ def test_hot_elf_reproduces():
     p = subprocess.run(["make", "--no-print-directory", "-C", hot, "check", f"PYTHON={sys.executable}"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_summary_rates_and_report_share_one_tally(broken_results):
+    pytest.importorskip("matplotlib")
+    from ftrace.report import by_label, label_stats
+    rates = violation_rates(broken_results)
+    for label, rs in by_label(broken_results).items():
+        s = label_stats(rs)
+        bad, runs, kinds = rates[label]
+        assert (bad, runs) == (s["bad"], s["runs"]) == (sum(1 for r in rs if r.violations), len(rs))
+        assert kinds == {k: n for k, n in s["kinds"].items() if n}

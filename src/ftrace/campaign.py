@@ -25,8 +25,8 @@ import sys
 import threading
 import time
 
-from ftrace.explore import DROPPABLE, Config, RunResult, run_one
-from ftrace.patch import METHODS
+from ftrace.explore import Config, RunResult, run_one, tally
+from ftrace.methods import METHODS, droppable_help
 
 BACKENDS = ("serial", "process", "dask")
 
@@ -50,17 +50,16 @@ def labels_for(methods, drop=None):
     if not drop:
         return [(m, ()) for m in methods]
     if drop == "each":
-        return [(m, d) for m in methods for d in [()] + [(s,) for s in DROPPABLE[m]]]
+        return [(m, d) for m in methods for d in [()] + [(s,) for s in METHODS[m].droppable]]
     steps = tuple(s for s in drop.split(",") if s)
-    known = {s for m in DROPPABLE for s in DROPPABLE[m]}
+    known = {s for cls in METHODS.values() for s in cls.droppable}
     for s in steps:
         if s not in known:
-            raise CampaignError(f"no method has a step {s!r} to drop; droppable: "
-                                + "; ".join(f"{m}: {', '.join(DROPPABLE[m]) or 'none'}" for m in METHODS))
-    out = [(m, steps) for m in methods if all(s in DROPPABLE[m] for s in steps)]
+            raise CampaignError(f"no method has a step {s!r} to drop; droppable: " + droppable_help())
+    out = [(m, steps) for m in methods if all(s in METHODS[m].droppable for s in steps)]
     if not out:
         raise CampaignError(f"none of {', '.join(methods)} has {', '.join(steps)} to drop; droppable: "
-                            + "; ".join(f"{m}: {', '.join(DROPPABLE[m]) or 'none'}" for m in methods))
+                            + droppable_help(methods))
     return out
 
 
@@ -245,15 +244,7 @@ def run_campaign(tasks, config=Config(), backend="process", jobs=None, chunk=Non
 
 def violation_rates(results):
     """{label: (violating runs, runs, {kind: runs})} in first-seen label order."""
-    out = {}
-    for r in results.values() if isinstance(results, dict) else results:
-        bad, n, kinds = out.get(r.label, (0, 0, {}))
-        if r.violations:
-            bad += 1
-            for k in r.violations:
-                kinds[k] = kinds.get(k, 0) + 1
-        out[r.label] = (bad, n + 1, kinds)
-    return out
+    return {label: (t.bad, t.runs, t.kinds) for label, t in tally(results).items()}
 
 
 # ---- saving ----

@@ -18,8 +18,10 @@ import cpu
 from cpu import memmap
 from cpu.__main__ import format_stats
 from cpu.faults import ELFError, GuestFault, InstructionLimit
+from ftrace.cli_explore import add_explore_parsers, cmd_explore
+from ftrace.cli_explore import cmd_replay as explorer_replay
+from ftrace.methods import METHODS
 from ftrace.ops import FtraceError
-from ftrace.patch import METHODS
 from ftrace.trace import TRACERS, Ftrace
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -103,7 +105,7 @@ def run_with_progress(m, max_instructions, chunk=2_000_000):
 
 
 def patch_summary(ft, log):
-    lines = [f"# patching: method {ft.method}, {len(ft.records)} mcount sites, "
+    lines = [f"# patching: method {ft.method.name}, {len(ft.records)} mcount sites, "
              f"{sum(1 for r in ft.records if r.refcount)} selected"]
     for u in ft.update_log:
         lines.append(f"#   update cmd={u['command']:#x}: {u['sites']} sites, {u['writes']} writes, {u['syncs']} syncs, "
@@ -246,7 +248,6 @@ def cmd_replay(args):
     if args.input or args.seed is None:
         args.input = args.input or "trace.dat"
         return cmd_show(args)
-    from ftrace.cli_explore import cmd_replay as explorer_replay
     return explorer_replay(args)
 
 
@@ -273,16 +274,7 @@ def main(argv=None):
     rep.add_argument("-s", "--sort", choices=("total", "self", "calls", "func"), default="total")
     sh = sub.add_parser("show", help="print a recorded file in the kernel's trace format")
     sh.add_argument("-i", "--input", default="trace.dat")
-    try:
-        from ftrace.cli_explore import add_explore_parsers
-    except ImportError:
-        add_explore_parsers = None
-    if add_explore_parsers is not None:
-        add_explore_parsers(sub)
-    else:
-        rp = sub.add_parser("replay", help="print a recorded file (-i FILE)")
-        rp.add_argument("-i", "--input", default=None)
-        rp.add_argument("--seed", type=int, default=None)
+    add_explore_parsers(sub)
     sub.add_parser("cflags", help="compiler flags for a traceable program (like pkg-config --cflags)")
     sub.add_parser("ldflags", help="linker flags for a traceable program (like pkg-config --libs)")
     args, extra = p.parse_known_args(argv)
@@ -292,7 +284,7 @@ def main(argv=None):
         else:
             p.error(f"unrecognized arguments: {' '.join(extra)}")
     handlers = {"demo": cmd_demo, "run": cmd_run, "record": cmd_record, "report": cmd_report, "show": cmd_show,
-                "replay": cmd_replay}
+                "replay": cmd_replay, "explore": cmd_explore}
     try:
         if args.cmd == "cflags":
             print(cflags())
@@ -300,9 +292,6 @@ def main(argv=None):
         if args.cmd == "ldflags":
             print(ldflags())
             return 0
-        if args.cmd == "explore":
-            from ftrace.cli_explore import cmd_explore
-            return cmd_explore(args)
         return handlers[args.cmd](args)
     except UsageError as e:
         print(f"ftrace: {e}", file=sys.stderr)

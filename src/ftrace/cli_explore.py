@@ -10,18 +10,13 @@ replay command for the first violating seed of each, and exits 0 whether or not 
 usage error).  cli.py (the `ftrace` command) calls add_explore_parsers(subparsers) and dispatches to
 cmd_explore / cmd_replay.
 """
-import argparse
 import sys
 import time
 
 from ftrace.campaign import (BACKENDS, CampaignError, JsonlWriter, labels_for, replay_command, run_campaign,
                              tasks_for)
-from ftrace.explore import DROPPABLE, Config, explain, summarize
-from ftrace.patch import METHODS
-
-
-def _drops_help():
-    return "; ".join(f"{m}: {', '.join(DROPPABLE[m]) or 'none'}" for m in METHODS)
+from ftrace.explore import Config, explain, summarize
+from ftrace.methods import METHODS, check_drop, droppable_help
 
 
 def add_explore_parsers(subparsers):
@@ -29,7 +24,7 @@ def add_explore_parsers(subparsers):
         "explore", help="randomized runs of the patching methods under live load, checked for violations",
         description="Run many randomized executions of each patching method (seeds S..S+N-1) while tracing is "
                     "switched on and off under a 4-core hot loop, and report violations per method and kind.",
-        epilog="droppable steps: " + _drops_help())
+        epilog="droppable steps: " + droppable_help())
     e.add_argument("--method", action="append", metavar="M",
                    help=f"a method ({', '.join(METHODS)}) or 'all'; repeatable (default: all)")
     e.add_argument("--drop", metavar="STEP",
@@ -60,7 +55,7 @@ def add_explore_parsers(subparsers):
         description="With --seed: re-run explorer run (method, drop, seed) exactly, stopping at its first torn or "
                     "late-stale fetch or fault, and print which core fetched which halfwords when.  Without "
                     "--seed (or with -i FILE): print a recorded trace.dat.",
-        epilog="droppable steps: " + _drops_help())
+        epilog="droppable steps: " + droppable_help())
     r.add_argument("--method", default="breakpoint", help=f"one of {', '.join(METHODS)} (default breakpoint)")
     r.add_argument("--seed", type=int, default=None, metavar="S")
     r.add_argument("--drop", default=None, metavar="STEP", help="the dropped step(s), comma-separated")
@@ -96,6 +91,11 @@ def cmd_explore(args):
             raise CampaignError("--dask-scheduler goes with --backend dask")
         labels = labels_for(methods, args.drop)
         tasks = tasks_for(methods, args.drop, args.runs, args.seed, args.drop_runs)
+        if args.report:
+            try:
+                from ftrace.report import write_report
+            except ImportError as e:         # before the campaign, not after it
+                raise CampaignError(str(e))
         cost_cores = None
         if args.report and args.cost_cores != "none":
             cost_cores = _int_list(args.cost_cores, "--cost-cores")
@@ -147,10 +147,9 @@ def cmd_explore(args):
                   file=sys.stderr)
             from ftrace.campaign import Progress
             bar = Progress(n, desc="costs", enabled=not args.quiet, unit="measurement")
-            rows = costs.cost_matrix_parallel(METHODS, progs, tuple(cost_cores), jobs=args.jobs,
+            rows = costs.cost_matrix_parallel(tuple(METHODS), progs, tuple(cost_cores), jobs=args.jobs,
                                               progress=lambda row: bar.advance())
             bar.close()
-        from ftrace.report import write_report
         path = write_report(args.report, results, rows, command=_command_line(args), config=config,
                             elapsed=elapsed, backend=backend)
         print(f"explore: report written to {path}", file=sys.stderr)
@@ -183,23 +182,10 @@ def cmd_replay(args):
     if args.seed is None:
         return _usage("replay of an explorer run needs --seed")
     drop = tuple(s for s in (args.drop or "").split(",") if s)
-    bad = [d for d in drop if d not in DROPPABLE[args.method]]
-    if bad:
-        return _usage(f"{args.method} has no step {bad[0]!r} to drop; droppable: "
-                      f"{', '.join(DROPPABLE[args.method]) or 'none'}")
+    try:
+        check_drop(args.method, drop)
+    except ValueError as e:
+        return _usage(str(e))
     _, text = explain(args.method, args.seed, drop, Config(), max_lines=getattr(args, "lines", 40))
     print(text)
     return 0
-
-
-def main(argv=None):
-    """Standalone entry (python -m ftrace.cli_explore explore|replay ...), for when cli.py is not at hand."""
-    p = argparse.ArgumentParser(prog="ftrace")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    add_explore_parsers(sub)
-    args = p.parse_args(argv)
-    return cmd_explore(args) if args.cmd == "explore" else cmd_replay(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

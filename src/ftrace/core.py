@@ -2,18 +2,18 @@
 arch/arm/kernel/ftrace.c and the x86 v3.6 breakpoint method as the default update method).
 
 Names follow the kernel: ftrace_init, ftrace_update_code, register_ftrace_function, ftrace_startup,
-ftrace_shutdown, update_ftrace_function, ftrace_run_update_code, arch_ftrace_update_code,
-ftrace_modify_all_code, ftrace_update_ftrace_func, ftrace_enable_ftrace_graph_caller, ftrace_bug, ftrace_kill,
-ftrace_enable_sysctl.  Code changes run as host agents on the patching core while the other cores run.
+ftrace_shutdown, update_ftrace_function, ftrace_run_update_code, ftrace_modify_all_code,
+ ftrace_update_ftrace_func, ftrace_enable_ftrace_graph_caller, ftrace_bug, ftrace_kill,
+ftrace_enable_sysctl.  Code changes run as host agents on the patching core while the other cores run; how the
+sites change is the arch layer's, an update method object from methods.METHODS whose hooks the generic code calls.
 """
 import errno
 
 from cpu.machine import CORE_RUNNING
 from ftrace import insn
 from ftrace.ops import (FTRACE_OPS_FL_ENABLED, FTRACE_OPS_FL_GLOBAL, FtraceError, ftrace_ops, hash_rec_update)
-from ftrace.patch import (B_OVER, METHODS, BKPT_INSN, CodePatcher, branch_over_replace_code,
-                          breakpoint_replace_code, cmodx_covered, direct_replace_code, whole_insn_replace_code)
-from ftrace.records import FTRACE_UPDATE_IGNORE, FTRACE_UPDATE_MAKE_CALL, ftrace_test_record
+from ftrace.methods import METHODS, FtraceServices
+from ftrace.patch import CodePatcher
 from ftrace.recordmcount import record_mcount
 from ftrace.records import FtracePages, dyn_ftrace
 from ftrace.tracers import (FtraceBreakpoint, IpSet, ListCall, ListEntry, OpsCall, LR_IN_REGISTER, LR_UNKNOWN)
@@ -40,7 +40,6 @@ class FtraceCore:
             raise ValueError(f"patch_cpu {patch_cpu} is not a core of this machine")
         self.m = machine
         self.image = image
-        self.method = method
         self.patch_cpu = patch_cpu
         self.dmesg = []
         self.ftrace_disabled = 0
@@ -48,7 +47,6 @@ class FtraceCore:
         self.last_ftrace_enabled = 1
         self.ftrace_start_up = 0
         self.global_start_up = 0
-        self.modifying_ftrace_code = 0
         self.ftrace_ops_list = []
         self.ftrace_global_list = []
         self.global_ops = ftrace_ops(None, "global_ops", FTRACE_OPS_FL_GLOBAL)
@@ -65,7 +63,7 @@ class FtraceCore:
         self.sym = sym
         self.MCOUNT_ADDR = sym["__gnu_mcount_nc"]
         self.FTRACE_ADDR = sym["ftrace_caller"]
-        self.patcher = CodePatcher(machine, patch_cpu, drop=drop)
+        self.patcher = CodePatcher(machine, patch_cpu)
         sites = record_mcount(image.path).sites
         self.records = FtracePages(
             dyn_ftrace(s.ip, s.func_name, s.func_addr,
@@ -77,6 +75,10 @@ class FtraceCore:
         self.bkpt_handler.emulate_call = emulate == "call"
         self.bkpt_handler.call_target = self.FTRACE_ADDR
         machine.hook_add("bkpt", self.bkpt_handler, first=True)
+        self.method = METHODS[method](machine, self.patcher, self.records,
+                                      FtraceServices(self.ftrace_bug, self.printk, self.ftrace_modify_all_code,
+                                                     self.nop_insn, self.call_insn),
+                                      self.bkpt_handler, drop)
         self.tramp_calls = [None] * HOST_TRAMPOLINES
         self.list_call = ListCall()
         self.stub = sym["ftrace_stub"]
@@ -156,13 +158,10 @@ class FtraceCore:
             pages = len(self.records.pages)
             self.printk(f"ftrace: allocating {n} entries in {pages} pages")
         for rec in self.records:
-            old = insn.thumb_bl(rec.ip, self.MCOUNT_ADDR)
-            ret = self.run_now(self.patcher.ftrace_modify_code(rec.ip, old, insn.FTRACE_NOP))
+            ret = self.run_now(self.method.ftrace_code_disable(rec, self.MCOUNT_ADDR))
             if ret:
                 self.ftrace_bug(ret, rec.ip)
                 break
-            if self.method == "branch_over":
-                self.m.write16(rec.ip - 2, B_OVER)
         self.m.flush_icache()
         self.m.completed_wseq = self.m.wseq
 
@@ -331,7 +330,7 @@ class FtraceCore:
         self.patcher.stats = type(self.patcher.stats)()
         self.patcher.watch_on_first_write(self.cmodx_locations(command))
         watched = sum(c.watched_fetches for c in self.m.cores)
-        agent = self.m.spawn(self.arch_ftrace_update_code(command), cpu=self.patch_cpu, name="ftrace")
+        agent = self.m.spawn(self.method.arch_ftrace_update_code(command), cpu=self.patch_cpu, name="ftrace")
         self.m.run_until(lambda: agent.done)
         while not agent.done:               # the program exited: nothing else runs, finish the agent alone
             if not agent.ready():
@@ -344,7 +343,7 @@ class FtraceCore:
         for c in calls:
             c.stopped = bool(self.ftrace_disabled)
         st = self.patcher.stats.as_dict()
-        st.update(method=self.method, command=command, result=agent.result,
+        st.update(method=self.method.name, command=command, result=agent.result,
                   cycles=cpu.cycles - start[0],
                   others_lost_cycles=sum(c.stall_cycles - s for c, s in zip(self.m.cores, start[1])
                                          if c.id != self.patch_cpu),
@@ -361,46 +360,17 @@ class FtraceCore:
         UNPREDICTABLE."""
         locs = []
         if command & (FTRACE_UPDATE_CALLS | FTRACE_DISABLE_CALLS):
-            enable = 1 if command & FTRACE_UPDATE_CALLS else 0
-            for rec in self.records:
-                ret = ftrace_test_record(rec, enable)
-                if ret == FTRACE_UPDATE_IGNORE:
-                    continue
-                if self.method == "branch_over":
-                    if not cmodx_covered((2, "b"), (2, "push")):
-                        locs.append(rec.ip - 2)
-                    if ret == FTRACE_UPDATE_MAKE_CALL:
-                        locs.append(rec.ip)
-                elif not cmodx_covered((4, "ldr"), (4, "bl")):
-                    locs.append(rec.ip)
+            locs += self.method.cmodx_locations(1 if command & FTRACE_UPDATE_CALLS else 0)
         if command & FTRACE_UPDATE_TRACE_FUNC:
             locs.append(self.sym["ftrace_call"])
         if command & (FTRACE_START_FUNC_RET | FTRACE_STOP_FUNC_RET):
             locs.append(self.sym["ftrace_graph_call"])
         return locs
 
-    def arch_ftrace_update_code(self, command):
-        if self.method == "stop_machine":
-            return (yield from self.patcher.stop_machine(lambda: self.ftrace_modify_all_code(command)))
-        # x86 v3.6: modifying_ftrace_code++ makes the breakpoint handler consult ftrace
-        self.modifying_ftrace_code += 1
-        self.bkpt_handler.modifying_ftrace_code = True
-        try:
-            return (yield from self.ftrace_modify_all_code(command))
-        finally:
-            self.modifying_ftrace_code -= 1
-            self.bkpt_handler.modifying_ftrace_code = self.modifying_ftrace_code > 0
-
     def ftrace_replace_code(self, enable):
         if self.ftrace_disabled:
             return 0
-        if self.method == "breakpoint":
-            return (yield from breakpoint_replace_code(self, self.patcher, enable))
-        if self.method == "branch_over":
-            return (yield from branch_over_replace_code(self, self.patcher, enable))
-        if self.method in ("direct", "unsynced"):
-            return (yield from whole_insn_replace_code(self, self.patcher, enable, self.method == "direct"))
-        return (yield from direct_replace_code(self, self.patcher, enable))
+        return (yield from self.method.ftrace_replace_code(enable))
 
     def ftrace_modify_all_code(self, command):
         """__ftrace_modify_code (v3.6): calls, then the trace function, then the graph caller."""
@@ -419,38 +389,16 @@ class FtraceCore:
             ret = ret or (yield from self.ftrace_modify_graph_caller(False))
         return ret
 
-    def modify_caller_site(self, ip, new):
-        """Patch ftrace_call / ftrace_graph_call (4-byte aligned, not validated: ARM ftrace_update_ftrace_func).
-
-        With the breakpoint method this is x86's single-site ftrace_modify_code: breakpoint, sync, second
-        halfword, sync, first halfword, sync.
-        """
-        p = self.patcher
-        if self.method != "breakpoint":
-            ret = yield from p.ftrace_modify_code(ip, 0, new, validate=False)
-            if not ret and self.method in ("direct", "branch_over"):
-                yield from p.run_sync()
-            return ret
-        first, second = insn.halves(new)
-        for addr, hw in ((ip, BKPT_INSN), (ip + 2, second), (ip, first)):
-            err = p.write16(addr, hw)
-            if err:
-                self.ftrace_bug(err, ip)
-                return err
-            yield
-            yield from p.run_sync()
-        return 0
-
     def ftrace_update_ftrace_func(self, func):
         ip = self.sym["ftrace_call"]
-        return (yield from self.modify_caller_site(ip, insn.thumb_bl(ip, func)))
+        return (yield from self.method.ftrace_modify_code(ip, insn.thumb_bl(ip, func)))
 
     def ftrace_modify_graph_caller(self, enable):
         """ftrace_enable_ftrace_graph_caller / ftrace_disable_ftrace_graph_caller."""
         ip = self.sym["ftrace_graph_call"]
         new = insn.thumb_bl(ip, self.sym["ftrace_graph_caller"], link=False) if enable else insn.NOP_W
         self.graph_caller_on = enable
-        return (yield from self.modify_caller_site(ip, new))
+        return (yield from self.method.ftrace_modify_code(ip, new))
 
     # ---- graph users (register_ftrace_graph / unregister_ftrace_graph) ----
 
@@ -476,16 +424,4 @@ class FtraceCore:
 
     def site_state(self, rec):
         """What the site holds now: 'nop', 'call', 'bkpt' or 'other'."""
-        op = insn.mem_to_opcode(self.m.read(rec.ip, 4))
-        if self.method == "branch_over":
-            head = self.m.read16(rec.ip - 2)
-            if head == B_OVER:
-                return "nop"
-            return "call" if head == insn.PUSH_LR and op == self.call_insn(rec) else "other"
-        if op == insn.FTRACE_NOP:
-            return "nop"
-        if op == self.call_insn(rec):
-            return "call"
-        if op >> 16 == BKPT_INSN:
-            return "bkpt"
-        return "other"
+        return self.method.site_state(rec)

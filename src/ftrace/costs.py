@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass
 import cpu
 from cpu import memmap
 from cpu.machine import SCHEDULES, Deadlock
-from ftrace.patch import METHODS
+from ftrace.methods import METHODS
 from ftrace.trace import Ftrace
 
 GUEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guest")
@@ -233,13 +233,13 @@ def main(argv=None):
     import argparse
     import json
     ap = argparse.ArgumentParser(prog="python -m ftrace.costs", description="patching cost per method")
-    ap.add_argument("--method", action="append", choices=METHODS + ("all",))
+    ap.add_argument("--method", action="append", choices=(*METHODS, "all"))
     ap.add_argument("--program", action="append", help="bigfuncs ELF name (default: 1k, 10k, 50k if present)")
     ap.add_argument("--cores", default=",".join(map(str, CORES)))
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--json", metavar="FILE")
     a = ap.parse_args(argv)
-    methods = METHODS if not a.method or "all" in a.method else tuple(a.method)
+    methods = tuple(METHODS) if not a.method or "all" in a.method else tuple(a.method)
     cores = tuple(int(x) for x in a.cores.split(","))
     prog = lambda r: print(f"{r['program']} x{r['cores']} {r['method']}: enable {r['enable']['cycles']} cycles, "  # noqa
                            f"disable {r['disable']['cycles']} cycles, {r['host_seconds']:.1f} s", flush=True)

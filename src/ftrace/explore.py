@@ -31,13 +31,11 @@ from dataclasses import dataclass, field
 
 import cpu
 from cpu.core import FetchViolation
+from ftrace.methods import METHODS, check_drop
 from ftrace.ops import FtraceError
-from ftrace.patch import METHODS
 from ftrace.trace import Ftrace
 
 GUEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guest", "bin")
-DROPPABLE = {"breakpoint": ("sync1", "sync2", "sync3"), "branch_over": ("sync1", "sync2", "quiesce"),
-             "direct": ("sync1",), "stop_machine": ("release-flush",), "unsynced": ()}
 
 
 HALF = "*0 *2 *4 *6 *8"             # hot.elf's 32 even-numbered functions h0, h2, ... h62
@@ -259,9 +257,7 @@ def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, kee
     (explain() watches the violating site with it)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    bad = [d for d in drop if d not in DROPPABLE[method]]
-    if bad:
-        raise ValueError(f"{method} has no step {bad[0]!r} to drop; droppable: {', '.join(DROPPABLE[method]) or 'none'}")
+    check_drop(method, drop)
     ref_code, ref_out, ref_sp = reference_output(config)
     t0 = time.perf_counter()
     m, ft, out = build(config, method, tuple(drop), seed, stop_on_violation)
@@ -355,7 +351,7 @@ def explain(method, seed, drop=(), config=Config(), max_lines=40):
     def observe(m, ft):
         if target is None:
             return None
-        addrs = [target - 2, target, target + 2] if method == "branch_over" else [target, target + 2]
+        addrs = ft.method.site_halfwords(target)
         watched.extend(addrs)
         state = {"mem": [m.read16(a) for a in addrs],
                  "ic": [[c.icache_contents(a) for a in addrs] for c in m.cores],
@@ -437,20 +433,36 @@ def explain(method, seed, drop=(), config=Config(), max_lines=40):
     return res, "\n".join(lines)
 
 
+@dataclass
+class Tally:
+    """One label's runs: how many, how many violating, {kind: runs that showed it} in first-seen order, and the
+    CMODX-uncovered fetches."""
+    runs: int = 0
+    bad: int = 0
+    kinds: dict = field(default_factory=dict)
+    cmodx: int = 0
+
+
+def tally(results):
+    """{label: Tally} over RunResults (or a {key: RunResult} dict), labels in first-seen order: the count that
+    summarize, campaign.violation_rates and the report share."""
+    by = {}
+    for r in (results.values() if isinstance(results, dict) else results):
+        t = by.setdefault(r.label, Tally())
+        t.runs += 1
+        t.cmodx += r.cmodx_fetches
+        if r.violations:
+            t.bad += 1
+            for k in r.violations:
+                t.kinds[k] = t.kinds.get(k, 0) + 1
+    return by
+
+
 def summarize(results):
     """`METHOD: violations V of R runs` lines with the breakdown by kind, in first-seen order of labels."""
-    by = {}
-    for r in results:
-        s = by.setdefault(r.label, {"runs": 0, "bad": 0, "kinds": {}, "cmodx": 0})
-        s["runs"] += 1
-        s["cmodx"] += r.cmodx_fetches
-        if r.violations:
-            s["bad"] += 1
-            for k in r.violations:
-                s["kinds"][k] = s["kinds"].get(k, 0) + 1
     lines = []
-    for label, s in by.items():
-        kinds = ", ".join(f"{k} {n}" for k, n in sorted(s["kinds"].items()))
-        lines.append(f"{label}: violations {s['bad']} of {s['runs']} runs" + (f" ({kinds})" if kinds else "")
-                     + f"; CMODX-uncovered fetches {s['cmodx']}")
+    for label, t in tally(results).items():
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(t.kinds.items()))
+        lines.append(f"{label}: violations {t.bad} of {t.runs} runs" + (f" ({kinds})" if kinds else "")
+                     + f"; CMODX-uncovered fetches {t.cmodx}")
     return lines

@@ -11,19 +11,21 @@ import os
 import platform
 import time
 
-import matplotlib
-
+try:
+    import matplotlib
+except ImportError:
+    raise ImportError("the report's plots need matplotlib: pip install matplotlib "
+                      "(or this package's `explore` extra)") from None
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ftrace.campaign import replay_command  # noqa: E402
-from ftrace.explore import DROPPABLE  # noqa: E402
-from ftrace.patch import METHODS  # noqa: E402
+from ftrace.explore import tally  # noqa: E402
+from ftrace.methods import METHODS  # noqa: E402
 
 KINDS = ("fault", "torn", "late-stale", "stack", "wrong-result", "ftrace-bug")
 COLORS = {"fault": "#d62728", "torn": "#ff7f0e", "late-stale": "#9467bd", "stack": "#8c564b",
           "wrong-result": "#e377c2", "ftrace-bug": "#7f7f7f"}
-SAFE = ("breakpoint", "stop_machine", "branch_over")
 
 
 def by_label(results):
@@ -35,14 +37,15 @@ def by_label(results):
 
 
 def label_stats(rs):
+    t, = tally(rs).values()
     bad = [r for r in rs if r.violations]
-    kinds = {k: sum(1 for r in rs if k in r.violations) for k in KINDS}
     first = [r.where[0] for r in bad if r.where]
     return {
-        "method": rs[0].method, "drop": rs[0].drop, "runs": len(rs), "bad": len(bad), "kinds": kinds,
+        "method": rs[0].method, "drop": rs[0].drop, "runs": t.runs, "bad": t.bad,
+        "kinds": {k: t.kinds.get(k, 0) for k in KINDS},
         "seeds": (min(r.seed for r in rs), max(r.seed for r in rs)),
         "first_seed": min((r.seed for r in bad), default=None),
-        "cmodx": sum(r.cmodx_fetches for r in rs), "updates": sum(r.updates for r in rs),
+        "cmodx": t.cmodx, "updates": sum(r.updates for r in rs),
         "host": sum(r.host_seconds for r in rs) / len(rs),
         "instructions": sum(r.instructions for r in rs),
         "torn_missed": sum(r.torn_missed for r in rs),
@@ -86,40 +89,41 @@ def where_table(stats):
 
 
 def expected_answers(stats):
-    """[(claim, verdict, evidence)] for the issue's expected answers that the campaign covers."""
+    """[(claim, verdict, evidence)] for the issue's expected answers that the campaign covers: each method's
+    class says what is expected of it (UpdateMethod.expected, expected_when_dropped)."""
     out = []
-    for m in SAFE:
+    for m, cls in METHODS.items():
         s = stats.get(m)
         if s is None:
             continue
-        ok = s["bad"] == 0
-        out.append((f"{m}: zero violations", "confirmed" if ok else "REFUTED",
-                    f"{s['bad']} violating of {s['runs']} runs (seeds {s['seeds'][0]}..{s['seeds'][1]})"
-                    + ("" if s["runs"] >= 10_000 else "; fewer than the 10,000 runs the claim asks for")))
-    s = stats.get("direct")
-    if s is not None:
-        te = s["torn_events"]
-        only = all(w["straddles"] for w in te) and s["first_other_site"] == 0 and s["first_no_site"] == 0
-        found = s["bad"] > 0
-        out.append(("direct: violations at sites that straddle an icache line, and only there",
-                    "confirmed" if found and only else ("REFUTED" if found else "not shown"),
-                    f"{s['bad']} violating of {s['runs']} runs; first violation at a straddling site in "
-                    f"{s['first_straddling']}, at another site in {s['first_other_site']}, not at a site in "
-                    f"{s['first_no_site']}; torn fetches at straddling sites {sum(w['straddles'] for w in te)} "
-                    f"of {len(te)}"))
-    s = stats.get("unsynced")
-    if s is not None:
-        st, tn = s["kinds"]["late-stale"], s["kinds"]["torn"]
-        out.append(("unsynced: stale and torn fetches", "confirmed" if st and tn else "REFUTED",
-                    f"late-stale in {st}, torn in {tn} of {s['runs']} runs"))
-    for step in DROPPABLE["breakpoint"]:
-        s = stats.get(f"breakpoint-no-{step}")
-        if s is None:
-            continue
-        out.append((f"breakpoint without {step}: a violation the explorer finds by itself",
-                    "confirmed" if s["bad"] else "REFUTED",
-                    f"{s['bad']} violating of {s['runs']} runs; first at seed {s['first_seed']}; kinds "
-                    + ", ".join(f"{k} {n}" for k, n in s["kinds"].items() if n)))
+        if cls.expected == "safe":
+            ok = s["bad"] == 0
+            out.append((f"{m}: zero violations", "confirmed" if ok else "REFUTED",
+                        f"{s['bad']} violating of {s['runs']} runs (seeds {s['seeds'][0]}..{s['seeds'][1]})"
+                        + ("" if s["runs"] >= 10_000 else "; fewer than the 10,000 runs the claim asks for")))
+        elif cls.expected == "straddling":
+            te = s["torn_events"]
+            only = all(w["straddles"] for w in te) and s["first_other_site"] == 0 and s["first_no_site"] == 0
+            found = s["bad"] > 0
+            out.append((f"{m}: violations at sites that straddle an icache line, and only there",
+                        "confirmed" if found and only else ("REFUTED" if found else "not shown"),
+                        f"{s['bad']} violating of {s['runs']} runs; first violation at a straddling site in "
+                        f"{s['first_straddling']}, at another site in {s['first_other_site']}, not at a site in "
+                        f"{s['first_no_site']}; torn fetches at straddling sites "
+                        f"{sum(w['straddles'] for w in te)} of {len(te)}"))
+        elif cls.expected == "stale-and-torn":
+            st, tn = s["kinds"]["late-stale"], s["kinds"]["torn"]
+            out.append((f"{m}: stale and torn fetches", "confirmed" if st and tn else "REFUTED",
+                        f"late-stale in {st}, torn in {tn} of {s['runs']} runs"))
+    for m, cls in METHODS.items():
+        for step in cls.expected_when_dropped:
+            s = stats.get(f"{m}-no-{step}")
+            if s is None:
+                continue
+            out.append((f"{m} without {step}: a violation the explorer finds by itself",
+                        "confirmed" if s["bad"] else "REFUTED",
+                        f"{s['bad']} violating of {s['runs']} runs; first at seed {s['first_seed']}; kinds "
+                        + ", ".join(f"{k} {n}" for k, n in s["kinds"].items() if n)))
     return out
 
 
