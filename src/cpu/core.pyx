@@ -1,8 +1,8 @@
 # cython: language_level=3
 """The Thumb-2 core: fetch through a per-core non-coherent icache, decode lazily into the line, execute.
 
-Execution follows the ARMv7-M ARM pseudocode (A7.7); the names of the helpers (add_with_carry, shift_c,
-cond_passed, it_advance) are the manual's.  Nothing here allocates Python objects on the per-instruction path:
+Execution follows the ARMv7-M ARM pseudocode: one function per instruction page (A7.7) in insns.pxi, with the
+manual's helpers (AddWithCarry, Shift_C, ConditionPassed...) in pseudocode.pxi.  Nothing here allocates Python objects on the per-instruction path:
 Python is only reached for faults, BKPT/SVC/UDF chains, semihosting, host calls, MMIO blocks and IPIs.
 """
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, int8_t, int16_t, int32_t, uint64_t, int64_t

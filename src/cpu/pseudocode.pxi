@@ -3,6 +3,14 @@
 # (result, carry_out) is the return value plus an out-parameter.
 
 cdef extern from *:
+    # The pages and the dispatch are one switch in Core.run, as a hand-written chain would be: gcc must not
+    # outline them (a call per instruction) for growing the already large run().
+    """
+    #if defined(__GNUC__)
+    #undef CYTHON_INLINE
+    #define CYTHON_INLINE inline __attribute__((always_inline))
+    #endif
+    """
     int __builtin_clz(unsigned int x) nogil
     int __builtin_popcount(unsigned int x) nogil
     uint32_t __builtin_bswap32(uint32_t x) nogil
