@@ -98,7 +98,6 @@ cdef class Core:
     cdef int exception(self, list chain, uint32_t imm, uint32_t pc, str what) except -1
     cdef int fetch_event(self, str kind, uint32_t pc, uint32_t hw1, int64_t hw2, bint violation) except -1
     cdef int load_write_pc(self, uint32_t v) except -1
-    cdef int saturate(self, insn_t* d) except -1
     cdef uint32_t read_special(self, uint32_t sysm) noexcept
     cdef void write_special(self, uint32_t sysm, uint32_t mask, uint32_t v) noexcept
     cdef uint32_t apsr_value(self) noexcept

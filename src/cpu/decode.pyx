@@ -1,8 +1,6 @@
 """Thumb-2 decoder: the generated table (isa.py) plus the ARM ARM helper functions it calls."""
 from libc.string cimport memset
 
-from cpu.isa import op_names
-
 
 cdef inline uint32_t sext(uint32_t v, int bits) noexcept nogil:
     cdef uint32_t m = 1u << (bits - 1)
@@ -51,7 +49,7 @@ cdef inline uint32_t branch_t4(uint32_t s, uint32_t j1, uint32_t j2, uint32_t im
     return sext((s << 24) | (i1 << 23) | (i2 << 22) | (imm10 << 12) | (imm11 << 1), 25)
 
 
-include "decode_table.pxi"
+include "decode_table.pxi"   # decode16, decode32 and OP_NAMES
 
 
 cdef bint is_thumb32(uint32_t hw1) noexcept nogil:
@@ -73,9 +71,6 @@ cdef int decode(uint32_t hw1, uint32_t hw2, insn_t* d) noexcept nogil:
         if not decode16(hw1, d):
             d.op = OP_UNDEFINED
     return d.size
-
-
-OP_NAMES = ["UNDECODED", "UNDEFINED"] + op_names()
 
 
 def decode_fields(int hw1, int hw2=0):
