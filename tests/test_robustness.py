@@ -2,6 +2,7 @@
 import io
 import os
 import random
+import re
 import subprocess
 import sys
 
@@ -91,5 +92,13 @@ def test_semihosting_exit_code_and_stats_from_cli():
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(cpu.__file__)))
     p = subprocess.run([sys.executable, "-m", "cpu", "run", os.path.join(GUEST_BIN, "args-O2.elf"), "a", "b",
                         "--stats"], capture_output=True, text=True, env=env)
-    assert p.returncode == 2 and "a" in p.stdout
-    assert "simulated MIPS" in p.stderr and "icache hit" in p.stderr
+    assert p.returncode == 2
+    assert p.stdout == ('argc-1 = 2\nargv[1] = "a" (len 1)\nargv[2] = "b" (len 1)\n'
+                        "numeric args: 0, sum = 0\n")
+    # --stats: a row per core under the column names, then the total, which is that core's instruction count
+    head, row, total = p.stderr.strip().splitlines()[-3:]
+    assert head.split() == ["cpu", "instructions", "cycles", "icache", "hit", "miss", "ipis", "bkpt", "stale",
+                            "late", "torn"]
+    cpu0, n, cycles, hits, misses = (int(x) for x in row.split()[:5])
+    assert cpu0 == 0 and n > 1000 and cycles >= n and hits + misses > 0
+    assert re.fullmatch(r"total %d instructions in [\d.]+ s host time: [\d.]+ simulated MIPS" % n, total)
