@@ -2,87 +2,86 @@
 hook per call under Unicorn; and the cost of enabling/disabling many sites with each update method."""
 import io
 import os
-import time
 
 import pytest
 
 import cpu
 import ftrace
-from reference.unicorn_run import run_unicorn
+from reference.unicorn_run import prepare_unicorn
 
 GUEST = os.path.join(os.path.dirname(ftrace.__file__), "guest", "bin")
 WORKLOAD = os.path.join(GUEST, "workload-O2.elf")
 FIB_PG = os.path.join(os.path.dirname(cpu.__file__), "guest", "bin", "fib-O2-pg.elf")
 
 
-def traced(tracer, iters=100):
+def load_traced(tracer, iters=100):
     m = cpu.Machine(cores=1)
     m.load_elf(WORKLOAD, argv=["w", str(iters)], stdout=io.BytesIO(), stderr=io.BytesIO())
     ft = ftrace.Ftrace(m, buffer_size_kb=1408)
     ft.current_tracer = tracer
-    t = time.perf_counter()
-    m.run()
-    dt = time.perf_counter() - t
-    return dt, m.instructions, ft.rb.entries(0) + ft.rb.overrun(0)
+    return m, ft
 
 
-@pytest.mark.parametrize("tracer", ["function", "function_graph"])
-def test_host_time_per_event(benchmark, tracer):
-    base = min(traced("nop") for _ in range(3))
-    result = benchmark.pedantic(traced, args=(tracer,), rounds=3, iterations=1)
-    best = min([result] + [traced(tracer) for _ in range(2)])
-    per_event = (best[0] - base[0]) / best[2]
-    benchmark.extra_info.update(events=best[2], us_per_event=round(per_event * 1e6, 3),
-                                host_slowdown=round(best[0] / base[0], 2),
-                                instruction_slowdown=round(best[1] / base[1], 2))
-    print(f"\n{tracer}: {best[2]} events, {per_event * 1e6:.3f} us/event over the untraced run, "
-          f"host x{best[0] / base[0]:.2f}, simulated instructions x{best[1] / base[1]:.2f}")
+def run_traced(m, ft):
+    assert m.run() == 0
+    return m.instructions, ft.rb.entries(0) + ft.rb.overrun(0)
 
 
-def test_unicorn_python_hook_per_call(benchmark):
+@pytest.mark.parametrize("tracer", ["nop", "function", "function_graph"])
+def test_host_time_per_event(bench, benchmark, tracer):
+    """The summary's us/event: (traced run - untraced run) / events recorded."""
+    benchmark.group = "tracing"
+    n, events = bench(run_traced, lambda: load_traced(tracer), 3, "tracing", tracer)
+    assert (events > 10_000) == (tracer != "nop")
+    bench.note("tracing", tracer, instructions=n, events=events)
+
+
+@pytest.mark.parametrize("hook", [False, True], ids=["no-hook", "mcount-hook"])
+def test_unicorn_python_hook_per_call(bench, benchmark, hook):
     """The alternative: a Python hook on __gnu_mcount_nc under Unicorn that reads LR, SP and [SP]."""
     from unicorn.arm_const import UC_ARM_REG_LR, UC_ARM_REG_SP
+    benchmark.group = "unicorn-mcount-hook"
     m = cpu.Machine()
-    m.load_elf(FIB_PG, stdout=io.BytesIO())
+    m.load_elf(FIB_PG, argv=["fib", "22"], stdout=io.BytesIO())
     target = m.image.symbols["__gnu_mcount_nc"].addr
+    exit_code = m.run()
     calls = []
 
-    def hook(uc, addr, size, _):
+    def on_mcount(uc, addr, size, _):
         sp = uc.reg_read(UC_ARM_REG_SP)
         calls.append((uc.reg_read(UC_ARM_REG_LR), int.from_bytes(uc.mem_read(sp, 4), "little")))
 
-    def run(with_hook):
+    def load():
         calls.clear()
-        t = time.perf_counter()
-        run_unicorn(FIB_PG, argv=["fib", "22"], code_hook=(hook, target, target) if with_hook else None)
-        return time.perf_counter() - t
-    base = min(run(False) for _ in range(3))
-    hooked = benchmark.pedantic(run, args=(True,), rounds=3, iterations=1)
-    per_call = (hooked - base) / len(calls)
-    benchmark.extra_info.update(calls=len(calls), us_per_call=round(per_call * 1e6, 2))
-    print(f"\nUnicorn + Python hook: {len(calls)} calls, {per_call * 1e6:.2f} us/call")
+        return (prepare_unicorn(FIB_PG, argv=["fib", "22"], code_hook=(on_mcount, target, target) if hook else None),)
+
+    assert bench(lambda start: start().exit_code, load, 3, "unicorn_hook", hook) == exit_code
+    assert (len(calls) > 1000) == hook
+    bench.note("unicorn_hook", hook, calls=len(calls))
 
 
-def patch_cost(program, cores, method):
+def load_patching(program, cores, method):
     m = cpu.Machine(cores=cores, schedule="timed", quantum=100, seed=1)
     m.load_elf(os.path.join(GUEST, program), argv=["b", "0"], stdout=io.BytesIO(), stderr=io.BytesIO())
     ft = ftrace.Ftrace(m, method=method)
     ft.current_tracer = "function"
     ft.run_for(50_000 * cores)
-    t = time.perf_counter()
+    return (ft,)
+
+
+def disable_enable(ft):
     ft.ftrace_disable()
-    off = dict(ft.last_update, host_seconds=time.perf_counter() - t)
-    t = time.perf_counter()
+    off = dict(ft.last_update)
     ft.ftrace_enable()
-    on = dict(ft.last_update, host_seconds=time.perf_counter() - t)
-    return on, off
+    return dict(ft.last_update), off
 
 
-@pytest.mark.parametrize("program", ["bigfuncs-1k.elf", "bigfuncs-10k.elf"])
 @pytest.mark.parametrize("method", ["breakpoint", "stop_machine"])
-def test_enable_disable_cost(benchmark, program, method):
-    on, off = benchmark.pedantic(patch_cost, args=(program, 4, method), rounds=1, iterations=1)
-    for name, u in (("enable", on), ("disable", off)):
-        benchmark.extra_info[name] = {k: u[k] for k in ("sites", "writes", "syncs", "ipis", "cycles",
-                                                        "others_lost_cycles", "bkpt_hits", "host_seconds")}
-        print(f"\n{program} {method} {name}: {benchmark.extra_info[name]}")
+@pytest.mark.parametrize("program", ["bigfuncs-1k.elf", "bigfuncs-10k.elf"])
+def test_enable_disable_cost(bench, benchmark, program, method):
+    """One disable then one enable of every site on 4 cores, timed together; their figures in extra_info."""
+    benchmark.group = "patch " + program
+    on, off = bench(disable_enable, lambda: load_patching(program, 4, method), 1, "patch", (program, method))
+    keys = ("sites", "writes", "syncs", "ipis", "cycles", "others_lost_cycles", "bkpt_hits")
+    assert on["sites"] == off["sites"] > 1000 and not on.get("result") and not off.get("result")
+    bench.note("patch", (program, method), enable={k: on[k] for k in keys}, disable={k: off[k] for k in keys})

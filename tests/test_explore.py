@@ -219,18 +219,6 @@ def test_cli_replay():
 
 # ---- the report and the costs ----
 
-def test_costs_small():
-    from ftrace.costs import measure
-    bp = measure("breakpoint", "bigfuncs-1k.elf", cores=2)
-    sm = measure("stop_machine", "bigfuncs-1k.elf", cores=2)
-    n = bp["sites"]
-    assert n == 1002
-    assert bp["disable"]["writes"] == 3 * n and bp["disable"]["syncs"] == 3 and bp["disable"]["bkpt_hits"] > 0
-    assert bp["enable"]["cycles"] > sm["enable"]["cycles"] > 0
-    assert sm["disable"]["bkpt_hits"] == 0 and sm["disable"]["ipis"] == 1 and sm["disable"]["others_lost_cycles"] > 0
-    assert measure("breakpoint", "bigfuncs-1k.elf", cores=2)["disable"]["cycles"] == bp["disable"]["cycles"]
-
-
 def test_report(tmp_path, broken_results):
     pytest.importorskip("matplotlib")
     from ftrace.costs import measure

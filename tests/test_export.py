@@ -1,5 +1,6 @@
-"""ftrace.export: trace-cmd trace.dat (read back by an independent parser here and by the real trace-cmd), Chrome
-trace-event JSON (checked against the Trace Event Format's rules by a validator here) and folded stacks.
+"""ftrace.tracedat and ftrace.export: trace-cmd trace.dat (written and read back by ftrace.tracedat, both checked
+against the real trace-cmd), Chrome trace-event JSON (checked against the Trace Event Format's rules by a
+validator here) and folded stacks.
 
 Fixtures (tests/data/export/): windows of a real trace of src/ftrace/guest/bin/workload-O2.elf on 2 cores, as raw
 ``struct trace_event`` records (trace_event.h), and the program's function symbols.  The windows start in the
@@ -14,21 +15,19 @@ import json
 import os
 import re
 import shutil
-import struct
 import subprocess
 import types
 
 import pytest
 
 from ftrace import events as E
-from ftrace import export, trace_output
+from ftrace import export, trace_output, tracedat
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "export")
 TRACE_CMD = shutil.which("trace-cmd")
 needs_trace_cmd = pytest.mark.skipif(TRACE_CMD is None, reason="trace-cmd is not installed")
 
 FN, ENT, RET = E.TRACE_FN, E.TRACE_GRAPH_ENT, E.TRACE_GRAPH_RET
-K_FN, K_ENT, K_RET = 1, 11, 10          # kernel enum trace_type (v3.6 kernel/trace/trace.h)
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
@@ -95,110 +94,25 @@ def per_cpu(events):
     return out
 
 
-# ------------------------------------------------------------------- an independent reader of trace.dat (v6)
-
-def read_trace_dat(data):
-    """Parse a v6 trace.dat (bytes) following trace-cmd.dat.v6(5); decode every ring-buffer page."""
-    p = 0
-
-    def take(n):
-        nonlocal p
-        b = data[p:p + n]
-        assert len(b) == n, "truncated file"
-        p += n
-        return b
-
-    def num(fmt):
-        return struct.unpack("<" + fmt, take(struct.calcsize("<" + fmt)))[0]
-
-    out = {}
-    assert take(10) == b"\x17\x08\x44tracing"
-    end = data.index(b"\0", p)
-    out["version"] = take(end - p + 1)
-    out["endian"], out["long_size"] = take(2)
-    out["page_size"] = num("I")
-    assert take(12) == b"header_page\0"
-    out["header_page"] = take(num("Q")).decode()
-    assert take(13) == b"header_event\0"
-    out["header_event"] = take(num("Q")).decode()
-    out["ftrace_formats"] = [take(num("Q")).decode() for _ in range(num("I"))]
-    out["systems"] = num("I")
-    out["kallsyms"] = take(num("I")).decode()
-    out["printk"] = take(num("I")).decode()
-    out["cmdlines"] = take(num("Q")).decode()
-    out["cpus"] = ncpus = num("I")
-    assert take(10) == b"options  \0"
-    opts = []
-    while True:
-        oid = num("H")
-        if oid == 0:
-            break
-        opts.append((oid, take(num("I"))))
-    out["options"] = opts
-    assert take(10) == b"flyrecord\0"
-    out["table"] = [(num("Q"), num("Q")) for _ in range(ncpus)]
-    if any(o[0] == 4 for o in opts):
-        out["clock"] = take(num("Q")).decode()
-    out["header_end"] = p
-    out["cpu"] = {}
-    psize = out["page_size"]
-    for cpu, (off, size) in enumerate(out["table"]):
-        assert size % psize == 0 and (size == 0 or off % psize == 0)
-        assert off + size <= len(data)
-        recs, pages = [], []
-        for po in range(off, off + size, psize):
-            ts, commit = struct.unpack_from("<QI", data, po)
-            n = commit & ((1 << 27) - 1)
-            assert n <= psize - 12
-            lost = struct.unpack_from("<I", data, po + 12 + n)[0] if commit & (1 << 30) else None
-            pages.append({"ts": ts, "commit": n, "flags": commit >> 27, "lost": lost, "extends": 0})
-            q = po + 12
-            while q < po + 12 + n:
-                hdr, = struct.unpack_from("<I", data, q)
-                type_len, delta = hdr & 31, hdr >> 5
-                if type_len == 30:                        # RINGBUF_TYPE_TIME_EXTEND
-                    ts += (struct.unpack_from("<I", data, q + 4)[0] << 27) + delta
-                    pages[-1]["extends"] += 1
-                    q += 8
-                    continue
-                assert 1 <= type_len <= 28, type_len
-                ts += delta
-                recs.append((ts, decode_record(data[q + 4:q + 4 + 4 * type_len])))
-                q += 4 + 4 * type_len
-            assert q == po + 12 + n
-        out["cpu"][cpu] = {"records": recs, "pages": pages}
-    return out
-
-
-def decode_record(rec):
-    """A kernel record (32-bit ARM v3.6 layouts) -> (kernel type, pid, fields...)."""
-    t, flags, preempt, pid, padding = struct.unpack_from("<HBBii", rec)
-    assert (flags, preempt, padding) == (0, 0, 0)
-    if t == K_FN:
-        assert len(rec) == 20
-        return (t, pid) + struct.unpack_from("<II", rec, 12)                 # ip, parent_ip
-    if t == K_ENT:
-        assert len(rec) == 20
-        return (t, pid) + struct.unpack_from("<Ii", rec, 12)                 # func, depth
-    assert t == K_RET and len(rec) == 48
-    return (t, pid) + struct.unpack_from("<IQQIi", rec, 16)[:1] + struct.unpack_from("<QQIi", rec, 24)
-
-
-def expected_record(e):
-    """What an event should decode to: (ts, decode_record() tuple)."""
+def expected_event(e):
+    """What the reader gives back for an event: the fields its kernel record carries."""
     if e.type == FN:
-        return (e.ts, (K_FN, e.pid, e.ip, e.parent_ip))
+        return E.Event(FN, e.cpu, e.pid, e.ts, e.ip, e.parent_ip)
     if e.type == ENT:
-        return (e.ts, (K_ENT, e.pid, e.ip, e.depth))
-    return (e.ts, (K_RET, e.pid, e.ip, e.calltime, e.ts, e.parent_ip, e.depth))
+        return E.Event(ENT, e.cpu, e.pid, e.ts, e.ip, 0, e.depth)
+    return E.Event(RET, e.cpu, e.pid, e.ts, e.ip, e.parent_ip, e.depth, e.calltime)
 
 
 def write_dat(tmp_path, events, name="t.dat", **kw):
     path = tmp_path / name
     kw.setdefault("ncpus", 2)
     kw.setdefault("comms", {100: "proc"})
-    export.write_trace_dat(str(path), events, kw.pop("symbolize", SYN_SYMS), **kw)
+    tracedat.write_trace_dat(str(path), events, kw.pop("symbolize", SYN_SYMS), **kw)
     return path
+
+
+def load_dat(tmp_path, events, **kw):
+    return tracedat.load(str(write_dat(tmp_path, events, **kw)))
 
 
 # ----------------------------------------------------------------------------------------- format texts, layout
@@ -251,69 +165,70 @@ EXPECTED_FORMATS = {
 
 
 def test_format_texts_are_the_v3_6_arm_ones():
-    assert export.header_page_text() == EXPECTED_HEADER_PAGE
-    assert export.header_event_text() == EXPECTED_HEADER_EVENT
-    assert export.ftrace_format_texts() == EXPECTED_FORMATS
+    assert tracedat.header_page_text() == EXPECTED_HEADER_PAGE
+    assert tracedat.header_event_text() == EXPECTED_HEADER_EVENT
+    assert tracedat.ftrace_format_texts() == EXPECTED_FORMATS
 
 
 def test_layout_round_trip(tmp_path, workload):
-    path = write_dat(tmp_path, workload.graph, ncpus=workload.ncpus, comms=workload.comms,
-                     symbolize=workload.symbolize, funcs=workload.funcs, tracer="function_graph")
-    d = read_trace_dat(path.read_bytes())
-    assert (d["version"], d["endian"], d["long_size"], d["page_size"]) == (b"6\0", 0, 4, 4096)
-    assert d["header_page"] == EXPECTED_HEADER_PAGE and d["header_event"] == EXPECTED_HEADER_EVENT
-    assert d["ftrace_formats"] == list(EXPECTED_FORMATS.values())
-    assert (d["systems"], d["printk"]) == (0, "")
-    assert d["cmdlines"] == "1000 workload-O2\n1001 workload-O2\n"
-    assert d["cpus"] == 2 and d["clock"] == "[local]"
-    assert [o[0] for o in d["options"]] == [4, 5] and d["options"][0][1] == b"[local]\0"
-    assert d["options"][1][1].endswith(b"\0") and b"function_graph" in d["options"][1][1]
+    rec = load_dat(tmp_path, workload.graph, ncpus=workload.ncpus, comms=workload.comms,
+                   symbolize=workload.symbolize, funcs=workload.funcs, tracer="function_graph")
+    assert (rec.version, rec.long_size, rec.page_size) == (6, 4, 4096)
+    assert rec.header_page == EXPECTED_HEADER_PAGE and rec.header_event == EXPECTED_HEADER_EVENT
+    assert rec.format_texts == list(EXPECTED_FORMATS.values())
+    assert (rec.systems, rec.printk) == ({}, "")
+    assert rec.comms == {1000: "workload-O2", 1001: "workload-O2"}
+    assert rec.ncpus == 2 and rec.clock == "local" and rec.tracer == "function_graph"
+    assert list(rec.options) == [4, 5] and rec.options[4] == b"[local]\0"
+    assert rec.options[5].endswith(b"\0") and b"function_graph" in rec.options[5]
     # kallsyms: every function, sorted (the last one, _fini, has no size: no _etext after it)
     expect = sorted({(a, n) for a, _, n in workload.funcs})
     assert expect[-1][1] == "_fini" and max(a + s for a, s, _ in workload.funcs) == expect[-1][0]
-    assert d["kallsyms"].splitlines() == ["%08x T %s" % e for e in expect]
+    assert rec.kallsyms == [(a, "T", n) for a, n in expect]
     # the CPU data starts on a page boundary after the header and the CPUs follow each other
-    assert d["table"][0][0] == (d["header_end"] + 4095) // 4096 * 4096
-    assert d["table"][1][0] == d["table"][0][0] + d["table"][0][1]
+    assert rec.cpu_table[0][0] == (rec.headers_end + 4095) // 4096 * 4096
+    assert rec.cpu_table[1][0] == rec.cpu_table[0][0] + rec.cpu_table[0][1]
     for cpu, evs in per_cpu(workload.graph).items():
-        got = d["cpu"][cpu]
-        assert got["records"] == [expected_record(e) for e in evs]
-        assert all(p["lost"] is None and p["flags"] == 0 for p in got["pages"])
-        assert [p["ts"] for p in got["pages"]][0] == evs[0].ts
-        assert len(got["pages"]) == d["table"][cpu][1] // 4096 > 1
+        assert rec.cpu_events[cpu] == [expected_event(e) for e in evs]
+        pages = rec.pages[cpu]
+        assert all(p.lost is None and p.flags == 0 for p in pages)
+        assert pages[0].ts == evs[0].ts
+        assert len(pages) == rec.cpu_table[cpu][1] // 4096 > 1
+    assert rec.lost == {}
 
 
 def test_time_extend_backwards_and_full_pages(tmp_path):
     big = 1 << 27
     ts = [5, 5 + big - 1, 5 + 2 * big - 1, (1 << 40) + 77, (1 << 40) + 70, (1 << 40) + 70, 3 << 50]
     evs = [fn(0, t, MAIN, WORK) for t in ts]
-    d = read_trace_dat(write_dat(tmp_path, evs, ncpus=1).read_bytes())
-    recs = d["cpu"][0]["records"]
-    assert [r[0] for r in recs] == ts
-    pages = d["cpu"][0]["pages"]
+    rec = load_dat(tmp_path, evs, ncpus=1)
+    assert [e.ts for e in rec.events] == ts
+    pages = rec.pages[0]
     # a delta of 2^27 - 1 fits, 2^27 and more take a TIME_EXTEND; going back in time starts a page
-    assert len(pages) == 2 and pages[1]["ts"] == (1 << 40) + 70
-    assert pages[0]["extends"] == 2 and pages[1]["extends"] == 1
+    assert len(pages) == 2 and pages[1].ts == (1 << 40) + 70
+    assert pages[0].extends == 2 and pages[1].extends == 1
     # pages fill up to BUF_PAGE_SIZE: 4084 // 24 = 170 function events a page
     many = [fn(0, 1000 + i, MAIN, WORK) for i in range(1000)]
-    d = read_trace_dat(write_dat(tmp_path, many, ncpus=1).read_bytes())
-    assert [p["commit"] for p in d["cpu"][0]["pages"]] == [170 * 24] * 5 + [150 * 24]
-    assert [r[0] for r in d["cpu"][0]["records"]] == [1000 + i for i in range(1000)]
+    rec = load_dat(tmp_path, many, ncpus=1)
+    assert [p.commit for p in rec.pages[0]] == [170 * 24] * 5 + [150 * 24]
+    assert [e.ts for e in rec.events] == [1000 + i for i in range(1000)]
     # graph returns are 48 + 4 bytes: 78 a page
     rets = [ret(0, 10 * i, 10 * i + 5, LEAF, 1) for i in range(100)]
-    d = read_trace_dat(write_dat(tmp_path, rets, ncpus=1).read_bytes())
-    assert [p["commit"] for p in d["cpu"][0]["pages"]] == [78 * 52, 22 * 52]
+    rec = load_dat(tmp_path, rets, ncpus=1)
+    assert [p.commit for p in rec.pages[0]] == [78 * 52, 22 * 52]
+    assert rec.events == rets
 
 
 def test_lost_events_are_stored_in_the_first_page(tmp_path):
     evs = [fn(1, 10, MAIN, WORK), fn(1, 20, WORK, MAIN)]
-    d = read_trace_dat(write_dat(tmp_path, evs, ncpus=3, lost={1: 5, 2: 7}).read_bytes())
-    assert d["cpu"][0]["pages"] == []
-    p1 = d["cpu"][1]["pages"]
-    assert (p1[0]["flags"] << 27, p1[0]["lost"]) == ((1 << 31) | (1 << 30), 5)
-    assert [r[0] for r in d["cpu"][1]["records"]] == [10, 20]
+    rec = load_dat(tmp_path, evs, ncpus=3, lost={1: 5, 2: 7})
+    assert rec.pages[0] == []
+    p1 = rec.pages[1]
+    assert (p1[0].flags, p1[0].lost) == (tracedat.RB_MISSED_EVENTS | tracedat.RB_MISSED_STORED, 5)
+    assert rec.cpu_events[1] == evs
     # a CPU without events still carries its lost count in an empty page
-    assert [(p["commit"], p["lost"]) for p in d["cpu"][2]["pages"]] == [(0, 7)]
+    assert [(p.commit, p.lost) for p in rec.pages[2]] == [(0, 7)]
+    assert rec.lost == {1: 5, 2: 7} and rec.written == 2 + 12
 
 
 def _as_dicts(evs, **kw):
@@ -343,8 +258,7 @@ def test_event_adapters_give_identical_output(tmp_path, workload):
         assert outputs(kind, make) == want, kind
     # namespaces may omit the fields their type does not use
     sparse = [types.SimpleNamespace(type=FN, cpu=0, pid=1, ts=5, ip=MAIN, parent_ip=WORK)]
-    d = read_trace_dat(write_dat(tmp_path, sparse, ncpus=1).read_bytes())
-    assert d["cpu"][0]["records"] == [(5, (K_FN, 1, MAIN, WORK))]
+    assert load_dat(tmp_path, sparse, ncpus=1).events == [E.Event(FN, 0, 1, 5, MAIN, WORK)]
 
 
 def test_bad_arguments(tmp_path):
@@ -359,16 +273,16 @@ def test_bad_arguments(tmp_path):
 def test_trace_dat_to_a_binary_file_object(tmp_path):
     evs = [fn(0, 10, MAIN, WORK), fn(1, 11, LEAF, WORK)]
     buf = io.BytesIO()
-    export.write_trace_dat(buf, evs, SYN_SYMS, 2, {100: "proc"}, funcs=SYN_FUNCS)
+    tracedat.write_trace_dat(buf, evs, SYN_SYMS, 2, {100: "proc"}, funcs=SYN_FUNCS)
     assert buf.getvalue() == write_dat(tmp_path, evs, funcs=SYN_FUNCS).read_bytes()
 
 
 def test_derived_kallsyms(tmp_path):
     evs = [fn(0, 10, MAIN, WORK), fn(0, 11, LAST, 0xF0000001), ent(1, 12, LEAF, 0)]
-    d = read_trace_dat(write_dat(tmp_path, evs).read_bytes())
+    rec = load_dat(tmp_path, evs)
     # function starts from symbolize()'s offsets; the end marker after the highest address seen in the last one
-    assert d["kallsyms"] == ("00008000 T main\n00008020 T work\n00008060 T leaf\n00008100 T last\n"
-                             "00008106 T _etext\n")
+    assert rec.kallsyms == [(0x8000, "T", "main"), (0x8020, "T", "work"), (0x8060, "T", "leaf"),
+                            (0x8100, "T", "last"), (0x8106, "T", "_etext")]
 
 
 # ---------------------------------------------------------------------------------------------------- trace-cmd
@@ -504,6 +418,64 @@ def test_trace_cmd_graph_report(tmp_path, workload):
         else:
             assert re.search(r" funcgraph_exit: +func=%x calltime=%x rettime=%x overrun=0x%x depth=%d$"
                              % (e.ip, e.calltime, e.ts, e.parent_ip, e.depth), line), line
+
+
+TC_RAW_LINE = re.compile(r"^\s*(.+)-(\d+)\s+\[(\d{3})\]\s+(\d+)\.(\d{9}): (\w+):\s+(.*)$")
+
+
+def trace_cmd_raw_events(path, ncpus):
+    """trace-cmd's own decoding of a file: ``report -R -t`` (every field at the offset its format states,
+    full-precision timestamps) as Events, with the comm it printed per pid and the dropped counts per CPU."""
+    events, comms, dropped = [], {}, {}
+    for line in report(path, "-R", "-t", ncpus=ncpus):
+        m = re.match(r"^CPU:(\d+) \[(\d+) EVENTS DROPPED\]$", line)
+        if m:
+            dropped[int(m.group(1))] = int(m.group(2))
+            continue
+        comm, pid, cpu, sec, nsec, name, fields = TC_RAW_LINE.match(line).groups()
+        pid, cpu, ts = int(pid), int(cpu), int(sec) * 10 ** 9 + int(nsec)
+        comms.setdefault(pid, comm.strip())
+        f = dict(kv.split("=") for kv in fields.split())
+        if name == "function":
+            events.append(E.Event(FN, cpu, pid, ts, int(f["ip"], 16), int(f["parent_ip"], 16)))
+        elif name == "funcgraph_entry":
+            events.append(E.Event(ENT, cpu, pid, ts, int(f["func"], 16), 0, int(f["depth"])))
+        else:
+            assert name == "funcgraph_exit" and int(f["rettime"], 16) == ts, line
+            events.append(E.Event(RET, cpu, pid, ts, int(f["func"], 16), int(f["overrun"], 16), int(f["depth"]),
+                                  int(f["calltime"], 16)))
+    return events, comms, dropped
+
+
+def synthetic_mix():
+    """Every kind of record on 4 CPUs, with idle and unknown pids, deltas that need TIME_EXTEND, time going
+    back (a new page) and more records than a page holds."""
+    big = 1 << 27
+    evs = [fn(0, 5, MAIN, WORK), fn(1, 6, LEAF, WORK, pid=0), ent(2, 7, WORK, 0, pid=101),
+           ret(2, 7, 7 + big, WORK, 0, pid=101, overrun=3), fn(0, 5 + big, WORK, MAIN),
+           fn(1, 3 * 10 ** 9 + 123, LAST, 0xF0000001, pid=555), fn(0, (1 << 40) + 77, LAST, MAIN),
+           fn(0, (1 << 40) + 70, MAIN, LAST)]
+    evs += [ent(3, 1000 + 2 * i, LEAF, i % 7) for i in range(200)] + [ret(3, 1000, 2000 + i, LAST, 2) for i in range(100)]
+    return evs
+
+
+@needs_trace_cmd
+@pytest.mark.parametrize("case", ["graph", "function", "synthetic"])
+def test_reader_agrees_with_trace_cmd(tmp_path, workload, case):
+    """Our reader against trace-cmd's on the same file: the same records (every field, in the same merged order),
+    comms and dropped counts."""
+    if case == "synthetic":
+        path = write_dat(tmp_path, synthetic_mix(), ncpus=4, comms={100: "proc", 101: "other"},
+                         lost={1: 5, 3: 9}, funcs=SYN_FUNCS)
+    else:
+        path = write_dat(tmp_path, getattr(workload, case), ncpus=2, comms=workload.comms,
+                         symbolize=workload.symbolize, funcs=workload.funcs)
+    rec = tracedat.load(str(path))
+    events, comms, dropped = trace_cmd_raw_events(path, rec.ncpus)
+    assert len(rec.events) > 100
+    assert rec.events == events
+    assert dropped == rec.lost
+    assert comms == {pid: rec.comms.get(pid, "<idle>" if pid == 0 else "<...>") for pid in comms}
 
 
 KERNEL_GRAPH_LINE = re.compile(r"^ (\d)\) +(.*?) *\|(.*)$")
@@ -826,8 +798,12 @@ def test_folded_to_a_path(tmp_path):
 # ----------------------------------------------------------------------------------------- live simulator
 
 def test_live_trace_exports(tmp_path):
-    """The exporters on events straight from a running machine's ring buffers (zero-copy cdata)."""
+    """The exporters on events straight from a running machine's ring buffers (zero-copy cdata): the trace.dat
+    reads back as those events (by our reader and by trace-cmd), the JSON is valid, and the folded stacks agree
+    with what the graph records say themselves (depths, durations of the depth-0 calls) and with ftrace report's
+    self times of the same trace."""
     cpu = pytest.importorskip("cpu")
+    from ftrace import recorded
     from ftrace.trace import Ftrace
     elf = os.path.join(os.path.dirname(os.path.abspath(E.__file__)), "guest", "bin", "workload-O2.elf")
     m = cpu.Machine(cores=2, seed=1)
@@ -836,18 +812,55 @@ def test_live_trace_exports(tmp_path):
     ft.current_tracer = "function_graph"
     ft.run_for(200_000)
     comms = {ft.tasks.pid_of(c): ft.comm for c in range(m.ncores)}
-    n = sum(1 for _ in ft.raw_events())
-    assert n > 0
+    raw = [E.Event.from_cdata(e) for e in ft.raw_events()]
+    assert len(raw) > 1000 and {e.cpu for e in raw} == {0, 1}
+    assert all(ft.rb.overrun(c) == 0 for c in range(m.ncores))     # the whole run: no entry is lost
+
     path = tmp_path / "live.dat"
-    st = export.write_trace_dat(str(path), ft.raw_events(), ft.symbolize, m.ncores, comms,
-                                funcs=m.image.funcs if getattr(m, "image", None) else None,
+    st = export.write_trace_dat(str(path), ft.raw_events(), ft.symbolize, m.ncores, comms, funcs=m.image.funcs,
                                 tracer="function_graph", clock_hz=m.cpu_hz)
-    assert st["events"] == n
-    d = read_trace_dat(path.read_bytes())
-    assert sum(len(c["records"]) for c in d["cpu"].values()) == n
+    assert st["events"] == len(raw)
+    rec = tracedat.load(str(path))
+    assert rec.events == [expected_event(e) for e in raw]
+    if TRACE_CMD:
+        assert trace_cmd_raw_events(path, m.ncores)[0] == rec.events
+
     js = io.StringIO()
     export.write_chrome_json(js, ft.raw_events(), ft.symbolize, m.ncores, comms)
     validate_chrome_json(js.getvalue())
-    export.write_folded(io.StringIO(), ft.raw_events(), ft.symbolize)
-    if TRACE_CMD:
-        assert len(report(path)) > 0
+
+    # folded, time: "cpuN;f;g self_ns" lines; on each CPU the self times add up to the durations of the depth-0
+    # calls (an unfinished one runs to the CPU's last timestamp)
+    out = io.StringIO()
+    stats = export.write_folded(out, ft.raw_events(), rec.symbolize)
+    lines = out.getvalue().splitlines()
+    assert all(re.fullmatch(r"cpu[01](;[A-Za-z_][\w.]*)+ \d+", ln) for ln in lines), lines
+    got = {k: int(v) for k, v in (ln.rsplit(" ", 1) for ln in lines)}
+    assert stats["total"] == sum(got.values()) and stats["entry_lost"] == stats["dropped_returns"] == 0
+    for c in range(m.ncores):
+        evs = [e for e in raw if e.cpu == c]
+        roots, open_at = 0, None
+        for e in evs:
+            if e.depth == 0 and e.type == ENT:
+                open_at = e.ts
+            elif e.depth == 0 and e.type == RET:
+                roots += e.ts - e.calltime
+                open_at = None
+        if open_at is not None:
+            roots += evs[-1].ts - open_at
+        assert sum(v for k, v in got.items() if k.startswith("cpu%d;" % c)) == roots > 0
+    # self time per function: what ftrace report computes from the trace.dat (recorded.function_stats)
+    self_ns = collections.Counter()
+    for k, v in got.items():
+        self_ns[k.rsplit(";", 1)[1]] += v
+    assert dict(self_ns) == {f: s for f, (_, s, _) in recorded.function_stats(rec).items()}
+
+    # folded, calls: each entry counted once, under a stack as deep as the depth the tracer recorded
+    out = io.StringIO()
+    export.write_folded(out, ft.raw_events(), rec.symbolize, mode="calls")
+    calls = collections.Counter()
+    for ln in out.getvalue().splitlines():
+        stack, n = ln.rsplit(" ", 1)
+        frames = stack.split(";")
+        calls[(int(frames[0][3:]), len(frames) - 2, frames[-1])] += int(n)
+    assert calls == collections.Counter((e.cpu, e.depth, rec.symbolize(e.ip)[0]) for e in raw if e.type == ENT)

@@ -15,10 +15,10 @@ Setup of one measurement (everything deterministic: the figures are a function o
   * after a warm-up, ftrace_enable() (ftrace_enabled=1: every site to the call, and ftrace_call to the tracer)
     and, after a pause, ftrace_disable() (every site back to the nop) each run as one update on core 0 while
     the other cores go on;
-  * the schedule is "timed" (the actor furthest behind in cycles runs next; round-robin on machines without
-    it) with a quantum equal to a code write's cost (CostConfig.quantum = 4 cycles): between two writes of the
-    patcher every other core runs about as many cycles as the write took, so cycle counts of the patcher and
-    of the others are on one time base, and a patcher waiting for IPI acknowledgements spends cycles waiting.
+  * the schedule is "timed" (the actor furthest behind in cycles runs next) with a quantum equal to a code
+    write's cost (CostConfig.quantum = 4 cycles): between two writes of the patcher every other core runs about
+    as many cycles as the write took, so cycle counts of the patcher and of the others are on one time base,
+    and a patcher waiting for IPI acknowledgements spends cycles waiting.
 
 The figures of an update (core.FtraceCore.ftrace_run_update_code's ft.update_log entry, plus host time):
   cycles              simulated cycles on the patching core from the start to the end of the update (its
@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass
 
 import cpu
 from cpu import memmap
-from cpu.machine import SCHEDULES, Deadlock
+from cpu.machine import Deadlock
 from ftrace.methods import METHODS
 from ftrace.trace import Ftrace
 
@@ -50,14 +50,11 @@ FIGURES = ("cycles", "others_lost_cycles", "ipis", "syncs", "writes", "sites", "
            "ipis_taken", "others_icache_misses", "crashes", "host_seconds")
 
 
-# "timed" (whoever is furthest behind in cycles runs next) puts the patcher and the other cores on one time
-# base, waits for IPI acknowledgements included; machines without it fall back to round-robin.
-DEFAULT_SCHEDULE = "timed" if "timed" in SCHEDULES else "round-robin"
-
-
 @dataclass(frozen=True)
 class CostConfig:
-    schedule: str = DEFAULT_SCHEDULE
+    # "timed" (whoever is furthest behind in cycles runs next) puts the patcher and the other cores on one time
+    # base, waits for IPI acknowledgements included
+    schedule: str = "timed"
     quantum: int = 4                # instructions per core step: a write's cost (CodePatcher.write_cost)
     ipi_cost: int = 200             # cycles a core spends taking an IPI
     miss_cost: int = 0              # icache refills are counted (others_icache_misses), not charged: bigfuncs-10k
@@ -110,8 +107,7 @@ def _start_loops(m):
 def _survive_crashes(m, restart, crashes):
     """A core that faults (a torn call site under direct or unsynced) is counted and restarted on its loop, so
     the update being measured completes."""
-    name = "advance" if hasattr(m, "advance") else "step"
-    inner = getattr(m, name)
+    inner = m.advance
 
     def surviving(*args, **kw):
         try:
@@ -122,7 +118,7 @@ def _survive_crashes(m, restart, crashes):
             crashes[0] += 1
             restart(m.cores[e.core])
             return 0
-    setattr(m, name, surviving)
+    m.advance = surviving
 
 
 def measure(method, program="bigfuncs-1k.elf", cores=4, config=CostConfig(), drop=()):

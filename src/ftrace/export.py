@@ -1,53 +1,12 @@
-"""Exporters for trace events: trace-cmd ``trace.dat``, Chrome trace-event JSON, and folded stacks.
+"""Exporters for trace events: Chrome trace-event JSON and folded stacks (trace-cmd ``trace.dat``: ftrace.tracedat,
+whose writer is re-exported here for ``ftrace record``).
 
-Every writer takes an iterable of events in display order (e.g. ``events.merge(...)`` or ``Ftrace.raw_events()``)
-and streams it: events are read one at a time, and the only state kept is what the output needs (a page per CPU
-for trace.dat, a call stack per CPU for JSON and folded stacks, the aggregated stacks for folded output, and
-symbol/comm strings cached per address/pid).  An event is any of
-
-* a cffi ``struct trace_event`` (trace_event.h; what ``events.iter_events``/``merge`` yield),
-* an object with the trace_event.h field names (``events.Event``, ``types.SimpleNamespace``, ...): ``type``,
-  ``cpu``, ``pid``, ``ts`` (ns), ``ip``, ``parent_ip``, ``depth``, ``calltime`` (ns); missing ones read as 0,
-* a dict with those keys, or a dict from ``events.to_dict`` (``type`` given by name, ``overrun`` for the
-  funcgraph_exit overrun count).
-
-For graph returns (TRACE_GRAPH_RET) ``ts`` is rettime and ``parent_ip`` the overrun count, as in trace_event.h.
+Every writer takes an iterable of events in display order (e.g. ``events.merge(...)`` or ``Ftrace.raw_events()``,
+any kind :func:`ftrace.events.rows` accepts) and streams it: events are read one at a time, and the only state
+kept is what the output needs (a call stack per CPU, the aggregated stacks for folded output, and symbol/comm
+strings cached per address/pid).
 
 ``symbolize(addr) -> (name, offset[, size]) | None`` names addresses; unknown addresses print as ``0x%x``.
-
-trace.dat (:func:`write_trace_dat`)
------------------------------------
-trace-cmd file format version 6 (trace-cmd.dat.v6(5); trace-cmd's lib/trace-cmd/trace-input.c is the reader),
-little-endian, written as a 32-bit ARM Linux v3.6 kernel would have produced it:
-
-* long size 4, page size 4096.
-* ``header_page``: v3.6 ``ring_buffer_print_page_header()`` for ARM: ``u64 timestamp`` at 0, ``local_t commit``
-  at 8 with size 4 (a 32-bit long; trace-cmd takes the kernel's long size from this field), ``int overwrite``,
-  ``char data`` at 12 with size 4084 (BUF_PAGE_SIZE = 4096 - 12; RB_ARCH_ALIGNMENT is 4 on ARM) and signed:0
-  (``char`` is unsigned on ARM).
-* ``header_event``: v3.6 ``ring_buffer_print_entry_header()`` (type_len 5 bits, time_delta 27 bits, padding 29,
-  time_extend 30, data max type_len 28; v3.6 has no time_stamp line).
-* ftrace event formats: ``function``, ``funcgraph_entry`` and ``funcgraph_exit`` exactly as v3.6's
-  events/ftrace/*/format print them on 32-bit ARM EABI (trace_events.c f_show, trace_export.c, trace_entries.h).
-  IDs are the kernel's ``enum trace_type`` values (kernel/trace/trace.h): TRACE_FN = 1, TRACE_GRAPH_RET = 10,
-  TRACE_GRAPH_ENT = 11 (not the simulator's 1/2/3 of trace_event.h).  v3.6's struct trace_entry still has
-  ``int padding`` (common_padding, 12-byte common header), so: function {ip @12, parent_ip @16}, 20 bytes;
-  funcgraph_entry {func @12, depth @16}, 20 bytes; funcgraph_exit: struct ftrace_graph_ret holds u64s, so it is
-  8-aligned (EABI) and starts at 16: {func @16, calltime @24, rettime @32, overrun @40, depth @44}, 48 bytes.
-* no other event systems; kallsyms ``%08x T name`` lines (from `funcs`, or derived from `symbolize` over the
-  traced addresses) plus ``_etext`` at the end of the last function (libtraceevent resolves an address past the
-  last symbol to nothing); empty printk formats; saved_cmdlines ``pid comm`` lines; the CPU count; options
-  (TRACECLOCK, whose text ``[local]`` follows the flyrecord CPU table as trace-cmd's save_clock() writes it,
-  and UNAME); ``flyrecord``.
-* per-CPU data: 4096-byte ring-buffer pages, page-aligned in the file: u64 page timestamp (the ts of the page's
-  first event), u32 commit (bytes of events), then events: a u32 header (type_len:5 low bits, time_delta:27),
-  type_len = payload length / 4 (all our payloads are <= 112 bytes), payload.  A delta that does not fit in 27
-  bits gets a RINGBUF_TYPE_TIME_EXTEND event (type_len 30, time_delta = delta & (2^27 - 1), array[0] = delta >>
-  27) in front of the event, which then has delta 0.  A timestamp lower than the previous one on its CPU starts
-  a new page (deltas are unsigned).  `lost` events (per CPU) are stored in the CPU's first page as the kernel's
-  reader does (RB_MISSED_EVENTS | RB_MISSED_STORED in commit, the count after the data), which trace-cmd
-  reports as ``CPU:N [n EVENTS DROPPED]``.
-* timestamps are the events' ns, with trace clock ``local``.
 
 Chrome JSON (:func:`write_chrome_json`)
 ---------------------------------------
@@ -84,68 +43,13 @@ the returned stats).  mode "calls" (the default when the first event is a functi
 number of calls -- function events count as ``cpuN;parent;func`` (the function tracer records no deeper stack),
 graph entries count under their full stack.
 """
-import io
 import itertools
 import json
-import shutil
-import struct
-import tempfile
 
-from ftrace.events import TRACE_FN, TRACE_GRAPH_ENT, TRACE_GRAPH_RET, TYPE_NAMES, ffi
+from ftrace.events import TRACE_FN, TRACE_GRAPH_ENT, TRACE_GRAPH_RET, rows
+from ftrace.tracedat import write_trace_dat
 
-__all__ = ["write_trace_dat", "write_chrome_json", "write_folded",
-           "KERNEL_TRACE_FN", "KERNEL_TRACE_GRAPH_RET", "KERNEL_TRACE_GRAPH_ENT",
-           "PAGE_SIZE", "BUF_PAGE_HDR_SIZE", "BUF_PAGE_SIZE",
-           "header_page_text", "header_event_text", "ftrace_format_texts"]
-
-_U64 = 0xFFFFFFFFFFFFFFFF
-_TYPE_OF_NAME = {name: t for t, name in TYPE_NAMES.items()}
-
-# ------------------------------------------------------------------------------------------------ event adapter
-
-_FIELDS = ("type", "cpu", "pid", "ts", "ip", "parent_ip", "depth", "calltime")
-
-
-def _row(ev):
-    """(type, cpu, pid, ts, ip, parent_ip, depth, calltime) of one event of any accepted kind."""
-    if isinstance(ev, dict):
-        t = ev.get("type", 0)
-        if isinstance(t, str):
-            t = _TYPE_OF_NAME.get(t, 0)
-        pip = ev.get("parent_ip")
-        if pip is None:
-            pip = ev.get("overrun", 0)
-        ts = ev.get("ts")
-        if ts is None:
-            ts = ev.get("rettime", 0)
-        return (t, ev.get("cpu", 0), ev.get("pid", 0), ts, ev.get("ip", 0), pip or 0,
-                ev.get("depth", 0), ev.get("calltime", 0))
-    try:
-        return (ev.type, ev.cpu, ev.pid, ev.ts, ev.ip, ev.parent_ip, ev.depth, ev.calltime)
-    except AttributeError:
-        t = getattr(ev, "type", 0)
-        if isinstance(t, str):
-            t = _TYPE_OF_NAME.get(t, 0)
-        return (t,) + tuple(getattr(ev, f, 0) or 0 for f in _FIELDS[1:])
-
-
-def _cdata_row(ev):
-    return (ev.type, ev.cpu, ev.pid, ev.ts, ev.ip, ev.parent_ip, ev.depth, ev.calltime)
-
-
-def _rows(events):
-    """The events as field tuples (one transient tuple at a time; cdata records take the direct path)."""
-    it = iter(events)
-    for first in it:
-        if isinstance(first, ffi.CData):
-            yield _cdata_row(first)
-            for ev in it:
-                yield (ev.type, ev.cpu, ev.pid, ev.ts, ev.ip, ev.parent_ip, ev.depth, ev.calltime)
-        else:
-            yield _row(first)
-            for ev in it:
-                yield _row(ev)
-
+__all__ = ["write_trace_dat", "write_chrome_json", "write_folded", "matching_entry"]
 
 class _Names:
     """Symbol names cached per address (``%ps``: name only, or 0x%x)."""
@@ -167,345 +71,6 @@ def _open_text(path_or_file):
     if hasattr(path_or_file, "write"):
         return path_or_file, False
     return open(path_or_file, "w", encoding="utf-8", newline="\n"), True
-
-
-# ==================================================================================================== trace.dat
-
-KERNEL_TRACE_FN = 1          # kernel/trace/trace.h enum trace_type (v3.6)
-KERNEL_TRACE_GRAPH_RET = 10
-KERNEL_TRACE_GRAPH_ENT = 11
-
-PAGE_SIZE = 4096
-LONG_SIZE = 4
-BUF_PAGE_HDR_SIZE = 8 + LONG_SIZE            # offsetof(struct buffer_data_page, data): u64 time_stamp, local_t
-BUF_PAGE_SIZE = PAGE_SIZE - BUF_PAGE_HDR_SIZE
-RINGBUF_TYPE_PADDING = 29
-RINGBUF_TYPE_TIME_EXTEND = 30
-RINGBUF_TYPE_DATA_TYPE_LEN_MAX = 28
-TS_SHIFT = 27
-TS_MASK = (1 << TS_SHIFT) - 1
-RB_MISSED_EVENTS = 1 << 31
-RB_MISSED_STORED = 1 << 30
-
-TRACECMD_OPTION_TRACECLOCK = 4
-TRACECMD_OPTION_UNAME = 5
-
-# What trace-cmd's save_clock() writes after the flyrecord CPU table: "[%s]" of the clock in use, no newline.
-# (Writing the whole v3.6 trace_clock file, "[local] global counter\n", makes trace-cmd 3.1.6 lose the clock in
-# about 1% of runs and print raw timestamps.)
-TRACE_CLOCK_TEXT = b"[local]"
-
-
-def header_page_text():
-    """events/header_page of v3.6 on 32-bit ARM (ring_buffer_print_page_header)."""
-    return ("\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n"
-            "\tfield: local_t commit;\toffset:8;\tsize:%d;\tsigned:1;\n"
-            "\tfield: int overwrite;\toffset:8;\tsize:1;\tsigned:1;\n"
-            "\tfield: char data;\toffset:%d;\tsize:%d;\tsigned:0;\n"
-            % (LONG_SIZE, BUF_PAGE_HDR_SIZE, BUF_PAGE_SIZE))
-
-
-def header_event_text():
-    """events/header_event of v3.6 (ring_buffer_print_entry_header)."""
-    return ("# compressed entry header\n"
-            "\ttype_len    :    5 bits\n"
-            "\ttime_delta  :   27 bits\n"
-            "\tarray       :   32 bits\n"
-            "\n"
-            "\tpadding     : type == %d\n"
-            "\ttime_extend : type == %d\n"
-            "\tdata max type_len  == %d\n"
-            % (RINGBUF_TYPE_PADDING, RINGBUF_TYPE_TIME_EXTEND, RINGBUF_TYPE_DATA_TYPE_LEN_MAX))
-
-
-# v3.6 trace_define_common_fields(): struct trace_entry {u16 type; u8 flags; u8 preempt_count; int pid; int padding}
-_COMMON_FIELDS = [("unsigned short", "common_type", 0, 2, 0),
-                  ("unsigned char", "common_flags", 2, 1, 0),
-                  ("unsigned char", "common_preempt_count", 3, 1, 0),
-                  ("int", "common_pid", 4, 4, 1),
-                  ("int", "common_padding", 8, 4, 1)]
-# (name, id, fields, print fmt): trace_entries.h through trace_export.c (F_printk -> __stringify, __entry -> REC),
-# offsets/sizes of the 32-bit ARM EABI structs.
-_FTRACE_EVENTS = [
-    ("function", KERNEL_TRACE_FN,
-     [("unsigned long", "ip", 12, 4, 0), ("unsigned long", "parent_ip", 16, 4, 0)],
-     '" %lx <-- %lx", REC->ip, REC->parent_ip'),
-    ("funcgraph_entry", KERNEL_TRACE_GRAPH_ENT,
-     [("unsigned long", "func", 12, 4, 0), ("int", "depth", 16, 4, 1)],
-     '"--> %lx (%d)", REC->func, REC->depth'),
-    ("funcgraph_exit", KERNEL_TRACE_GRAPH_RET,
-     [("unsigned long", "func", 16, 4, 0), ("unsigned long long", "calltime", 24, 8, 0),
-      ("unsigned long long", "rettime", 32, 8, 0), ("unsigned long", "overrun", 40, 4, 0),
-      ("int", "depth", 44, 4, 1)],
-     '"<-- %lx (%d) (start: %llx  end: %llx) over: %d", REC->func, REC->depth, REC->calltime, REC->rettime, '
-     'REC->depth'),
-]
-
-
-def _format_text(name, ident, fields, fmt):
-    # trace_events.c f_show(): header, common fields, a blank line, the event's fields, "\nprint fmt: ..."
-    out = ["name: %s\n" % name, "ID: %d\n" % ident, "format:\n"]
-    for ftype, fname, off, size, signed in _COMMON_FIELDS:
-        out.append("\tfield:%s %s;\toffset:%u;\tsize:%u;\tsigned:%d;\n" % (ftype, fname, off, size, signed))
-    out.append("\n")
-    for ftype, fname, off, size, signed in fields:
-        out.append("\tfield:%s %s;\toffset:%u;\tsize:%u;\tsigned:%d;\n" % (ftype, fname, off, size, signed))
-    out.append("\nprint fmt: %s\n" % fmt)
-    return "".join(out)
-
-
-def ftrace_format_texts():
-    """{event name: events/ftrace/<name>/format text} for function, funcgraph_entry, funcgraph_exit."""
-    return {name: _format_text(name, ident, fields, fmt) for name, ident, fields, fmt in _FTRACE_EVENTS}
-
-
-# Record payloads (after the ring-buffer event header), common header first: type, flags, preempt_count, pid,
-# padding.  flags/preempt_count are 0: the simulator records no irq/preempt state.
-_FN = struct.Struct("<HBBiiII")                  # 20 bytes: ... ip, parent_ip
-_ENT = struct.Struct("<HBBiiIi")                 # 20 bytes: ... func, depth
-_RET = struct.Struct("<HBBiiIIIQQIi")             # 48 bytes: ... (pad), func, (pad), calltime, rettime, overrun, depth
-assert _FN.size == 20 and _ENT.size == 20 and _RET.size == 48
-_FN_HDR = (_FN.size // 4) << 0                   # type_len in the low 5 bits, time_delta above
-_ENT_HDR = _ENT.size // 4
-_RET_HDR = _RET.size // 4
-_U32 = struct.Struct("<I")
-_EXTEND = struct.Struct("<II")
-_PAGE_HDR = struct.Struct("<QI")
-
-
-class _CpuPages:
-    """The ring-buffer pages of one CPU, written to a temporary file as each one fills."""
-
-    __slots__ = ("f", "page", "used", "page_ts", "last_ts", "npages", "lost", "events")
-
-    def __init__(self, lost):
-        self.f = None
-        self.page = bytearray(PAGE_SIZE)
-        self.used = -1                 # -1: no page open
-        self.page_ts = 0
-        self.last_ts = 0
-        self.npages = 0
-        self.lost = lost
-        self.events = 0
-
-    def _flush(self):
-        commit = self.used
-        if self.npages == 0 and self.lost:
-            # rb_read_page(): the lost count is stored after the data when there is room
-            if commit + LONG_SIZE <= BUF_PAGE_SIZE:
-                _U32.pack_into(self.page, BUF_PAGE_HDR_SIZE + commit, self.lost & 0xFFFFFFFF)
-                commit |= RB_MISSED_EVENTS | RB_MISSED_STORED
-            else:
-                commit |= RB_MISSED_EVENTS
-        _PAGE_HDR.pack_into(self.page, 0, self.page_ts, commit)
-        if self.f is None:
-            self.f = tempfile.TemporaryFile()
-        self.f.write(self.page)
-        self.npages += 1
-        self.page[:] = bytes(PAGE_SIZE)
-        self.used = -1
-
-    def _new_page(self, ts):
-        if self.used >= 0:
-            self._flush()
-        self.used = 0
-        self.page_ts = ts
-        self.last_ts = ts
-
-    def add(self, ts, hdr_len, st, values):
-        """Append one event (payload struct `st` packed from `values`) with timestamp ts."""
-        size = 4 + st.size
-        if self.used < 0 or ts < self.last_ts:
-            self._new_page(ts)
-        delta = ts - self.last_ts
-        if delta > TS_MASK:
-            if self.used + 8 + size > BUF_PAGE_SIZE:
-                self._new_page(ts)
-                delta = 0
-            else:
-                _EXTEND.pack_into(self.page, BUF_PAGE_HDR_SIZE + self.used,
-                                  RINGBUF_TYPE_TIME_EXTEND | ((delta & TS_MASK) << 5), delta >> TS_SHIFT)
-                self.used += 8
-                delta = 0
-        elif self.used + size > BUF_PAGE_SIZE:
-            self._new_page(ts)
-            delta = 0
-        off = BUF_PAGE_HDR_SIZE + self.used
-        _U32.pack_into(self.page, off, hdr_len | (delta << 5))
-        st.pack_into(self.page, off + 4, *values)
-        self.used += size
-        self.last_ts = ts
-        self.events += 1
-
-    def finish(self):
-        if self.used < 0 and self.lost and self.npages == 0:
-            self._new_page(0)            # an empty page to carry the lost count
-        if self.used >= 0:
-            self._flush()
-
-    @property
-    def size(self):
-        return self.npages * PAGE_SIZE
-
-
-def _funcs_list(funcs):
-    """[(addr, size, name)] from (addr, size, name) tuples or objects with .addr/.size/.name (cpu.loader.Symbol)."""
-    out = []
-    for f in funcs:
-        if hasattr(f, "addr"):
-            out.append((f.addr, getattr(f, "size", 0) or 0, f.name))
-        else:
-            out.append((f[0], f[1] or 0, f[2]))
-    return out
-
-
-def _kallsyms_text(funcs):
-    """/proc/kallsyms lines ``%08lx T name`` sorted by address, plus ``_etext`` at the end of the last function.
-
-    libtraceevent resolves an address to the symbol with the highest address <= it, except past the last
-    symbol, which only matches itself: the end marker lets addresses inside the last function resolve."""
-    entries = sorted({(addr & 0xFFFFFFFF, name) for addr, _, name in funcs})
-    end = max(((addr + size) & 0xFFFFFFFF for addr, size, _ in funcs), default=0)
-    if entries and end > entries[-1][0]:
-        entries.append((end, "_etext"))
-    return "".join("%08x T %s\n" % e for e in entries).encode()
-
-
-def _cmdlines_text(comms):
-    return "".join("%d %s\n" % (pid, comm[:15]) for pid, comm in sorted((comms or {}).items())).encode()
-
-
-def write_trace_dat(path, events, symbolize, ncpus, comms=None, funcs=None, tracer="function", clock_hz=None,
-                    lost=None, uname=None):
-    """Write `events` as a trace-cmd v6 trace.dat file at `path` (see the module docstring for the layout).
-
-    `symbolize`: used only to derive kallsyms when `funcs` is None (every traced address is looked up once);
-    `ncpus`: the CPU count (events of CPUs >= ncpus raise ValueError); `comms`: {pid: comm} for the cmdlines
-    section; `funcs`: the guest's functions as (addr, size, name) tuples (or cpu.loader.Symbol objects, e.g.
-    ``image.funcs``) for kallsyms; `tracer`: "function" or "function_graph" (the current_tracer the trace came
-    from; checked and recorded in the uname option text, the file format itself has no tracer field);
-    `clock_hz`: the guest clock rate, recorded in the uname text only (timestamps are always the events' ns);
-    `lost`: {cpu: n} events lost (overwritten) before the CPU's first event; `uname`: the UNAME option text.
-
-    Returns {"events": n written, "pages": {cpu: pages}, "skipped": n of unknown type}."""
-    if tracer not in ("function", "function_graph", "nop"):
-        raise ValueError("tracer must be 'function' or 'function_graph', got %r" % (tracer,))
-    ncpus = int(ncpus)
-    if ncpus < 1:
-        raise ValueError("ncpus must be >= 1")
-    lost = lost or {}
-    cpus = [_CpuPages(int(lost.get(c, 0) or 0)) for c in range(ncpus)]
-    derive = funcs is None
-    addrs = set()
-    skipped = 0
-    try:
-        for t, cpu, pid, ts, ip, pip, depth, calltime in _rows(events):
-            if not 0 <= cpu < ncpus:
-                raise ValueError("event on cpu %d, but ncpus is %d" % (cpu, ncpus))
-            if t == TRACE_FN:
-                cpus[cpu].add(ts, _FN_HDR, _FN, (KERNEL_TRACE_FN, 0, 0, pid, 0, ip, pip))
-                if derive:
-                    addrs.add(ip)
-                    addrs.add(pip)
-            elif t == TRACE_GRAPH_ENT:
-                cpus[cpu].add(ts, _ENT_HDR, _ENT, (KERNEL_TRACE_GRAPH_ENT, 0, 0, pid, 0, ip, depth))
-                if derive:
-                    addrs.add(ip)
-            elif t == TRACE_GRAPH_RET:
-                cpus[cpu].add(ts, _RET_HDR, _RET, (KERNEL_TRACE_GRAPH_RET, 0, 0, pid, 0, 0, ip, 0,
-                                                    calltime & _U64, ts & _U64, pip, depth))
-                if derive:
-                    addrs.add(ip)
-            else:
-                skipped += 1
-        for c in cpus:
-            c.finish()
-
-        if derive:
-            # start = addr - offset; the size from a 3-tuple, else up to the highest traced address in it
-            ends = {}
-            for a in addrs:
-                sym = symbolize(a) if (symbolize is not None and a) else None
-                if sym is not None:
-                    key = ((a & ~1) - sym[1], sym[0])
-                    end = key[0] + sym[2] if len(sym) > 2 and sym[2] else (a & ~1) + 2
-                    ends[key] = max(ends.get(key, 0), end)
-            funcs = [(addr, end - addr, name) for (addr, name), end in ends.items()]
-        else:
-            funcs = _funcs_list(funcs)
-        if uname is None:
-            uname = "Linux thumb2-sim 3.6.0 #1 SMP armv7 (simulated; tracer %s%s)" % (
-                tracer, ", cpu_hz %d" % clock_hz if clock_hz else "")
-
-        # everything before the CPU data is small: build it, then stream the pages (no seeking, so `path` may
-        # also be an open binary file or pipe)
-        head = io.BytesIO()
-        _write_headers(head, ncpus, _kallsyms_text(funcs), _cmdlines_text(comms), uname)
-        head.write(b"flyrecord\0")
-        # flyrecord: per-CPU offsets and sizes, then the trace_clock text (TRACECLOCK option), then the
-        # page-aligned CPU data
-        offset = head.tell() + 16 * ncpus + 8 + len(TRACE_CLOCK_TEXT)
-        offset = (offset + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
-        offsets = []
-        for c in cpus:
-            offsets.append(offset)
-            head.write(struct.pack("<QQ", offset, c.size))
-            offset += c.size
-        head.write(struct.pack("<Q", len(TRACE_CLOCK_TEXT)) + TRACE_CLOCK_TEXT)
-        pos = head.tell()
-        out = path if hasattr(path, "write") else open(path, "wb")
-        try:
-            out.write(head.getvalue())
-            for c, off in zip(cpus, offsets):
-                if not c.size:
-                    continue
-                out.write(bytes(off - pos))
-                c.f.seek(0)
-                shutil.copyfileobj(c.f, out, 1 << 20)
-                pos = off + c.size
-        finally:
-            if out is not path:
-                out.close()
-    finally:
-        for c in cpus:
-            if c.f is not None:
-                c.f.close()
-    return {"events": sum(c.events for c in cpus), "pages": {i: c.npages for i, c in enumerate(cpus)},
-            "skipped": skipped}
-
-
-def _write_headers(out, ncpus, kallsyms, cmdlines, uname):
-    w = out.write
-    # initial format
-    w(b"\x17\x08\x44tracing6\0")
-    w(bytes([0, LONG_SIZE]))                       # little endian, 4-byte longs
-    w(struct.pack("<I", PAGE_SIZE))
-    # header info
-    hp = header_page_text().encode()
-    w(b"header_page\0" + struct.pack("<Q", len(hp)) + hp)
-    he = header_event_text().encode()
-    w(b"header_event\0" + struct.pack("<Q", len(he)) + he)
-    # ftrace event formats
-    texts = [t.encode() for t in ftrace_format_texts().values()]
-    w(struct.pack("<I", len(texts)))
-    for t in texts:
-        w(struct.pack("<Q", len(t)) + t)
-    # event systems: none
-    w(struct.pack("<I", 0))
-    # kallsyms, printk formats, cmdlines
-    w(struct.pack("<I", len(kallsyms)) + kallsyms)
-    w(struct.pack("<I", 0))
-    w(struct.pack("<Q", len(cmdlines)) + cmdlines)
-    # CPU count, options
-    w(struct.pack("<I", ncpus))
-    w(b"options  \0")
-    # An empty TRACECLOCK option makes trace-cmd 3.1.6 read uninitialised memory and sometimes print raw
-    # timestamps; giving it the clock's text as content avoids that.
-    clock = TRACE_CLOCK_TEXT + b"\0"
-    w(struct.pack("<HI", TRACECMD_OPTION_TRACECLOCK, len(clock)) + clock)
-    u = uname.encode() + b"\0"
-    w(struct.pack("<HI", TRACECMD_OPTION_UNAME, len(u)) + u)
-    w(struct.pack("<H", 0))
 
 
 def matching_entry(stack, ip, depth):
@@ -603,7 +168,7 @@ def write_chrome_json(path_or_file, events, symbolize, ncpus, comms=None, proces
              % (tid_base, json.dumps(process_name)))
         for cpu in range(ncpus):
             declare(cpu)
-        for t, cpu, pid, ts, ip, pip, depth, calltime in _rows(events):
+        for t, cpu, pid, ts, ip, pip, depth, calltime in rows(events):
             if t != TRACE_FN and t != TRACE_GRAPH_ENT and t != TRACE_GRAPH_RET:
                 continue
             st = cpus.get(cpu)
@@ -708,13 +273,13 @@ def write_folded(path_or_file, events, symbolize, mode=None):
             s = fname[addr] = _frame(name(addr))
         return s
 
-    rows = _rows(events)
+    it = rows(events)
     if mode is None:
         mode = "time"
-        for first in rows:
+        for first in it:
             if first[0] == TRACE_FN:
                 mode = "calls"
-            rows = itertools.chain((first,), rows)
+            it = itertools.chain((first,), it)
             break
     timed = mode == "time"
     counts = {}
@@ -736,7 +301,7 @@ def write_folded(path_or_file, events, symbolize, mode=None):
         if unfinished:
             stats["unfinished"] += 1
 
-    for t, cpu, pid, ts, ip, pip, depth, calltime in rows:
+    for t, cpu, pid, ts, ip, pip, depth, calltime in it:
         if t == TRACE_FN:
             if timed:
                 stats["ignored"] += 1

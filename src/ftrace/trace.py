@@ -216,13 +216,9 @@ class Ftrace(FtraceCore):
 
     @staticmethod
     def _ops_func(callback, data):
-        try:
-            import cffi
-            ffi = cffi.FFI()
-            if isinstance(callback, ffi.CData):
-                return CffiOpsFunc(int(ffi.cast("uintptr_t", callback)), data, keep=callback)
-        except ImportError:
-            pass
+        ffi = ev_mod.ffi
+        if isinstance(callback, ffi.CData):
+            return CffiOpsFunc(int(ffi.cast("uintptr_t", callback)), data, keep=callback)
         if not callable(callback):
             raise TypeError("callback must be callable or a cffi function pointer")
         return PyOpsFunc(callback)

@@ -72,6 +72,14 @@ def run_unicorn(elf_path, argv=None, stdin=b"", mem_size=64 << 20, max_instructi
     more than max_instructions raises InstructionLimit. Instructions are counted per translated
     block (capstone, cached per block: not for self-modifying code), so IT-skipped instructions
     count as executed."""
+    return prepare_unicorn(elf_path, argv, stdin, mem_size, max_instructions, count_instructions, code_hook,
+                           smp_block)()
+
+
+def prepare_unicorn(elf_path, argv=None, stdin=b"", mem_size=64 << 20, max_instructions=None,
+                    count_instructions=False, code_hook=None, smp_block=False):
+    """run_unicorn in two parts (the benchmarks time the second alone): set up Unicorn and load the ELF, then
+    return the function that runs it to its exit and returns the Result."""
     uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
     uc.ctl_set_cpu_model(UC_CPU_ARM_CORTEX_M3)      # before any mem_map / reg access
     uc.mem_map(0, mem_size)
@@ -127,18 +135,20 @@ def run_unicorn(elf_path, argv=None, stdin=b"", mem_size=64 << 20, max_instructi
                 uc.emu_stop()
 
         uc.hook_add(UC_HOOK_BLOCK, on_block)
-    uc.reg_write(UC_ARM_REG_SP, mem_size)
-    try:
-        uc.emu_start(image.entry | 1, 0xFFFFFFFF)
-    except UcError as exc:
-        pc = uc.reg_read(UC_ARM_REG_PC)
-        raise FAULTS.get(exc.errno, GuestFault)(f"unicorn: {exc}", pc=pc, addr=state["bad_addr"]) from exc
-    if max_instructions is not None and state["count"] > max_instructions:
-        raise InstructionLimit(f"more than {max_instructions} instructions")
-    if state["error"] is not None:
-        raise state["error"]
-    if semi.exit_code is None:
-        raise GuestFault("emulation stopped without a semihosting exit",
-                         pc=uc.reg_read(UC_ARM_REG_PC))
-    return Result(stdout.getvalue(), stderr.getvalue(), semi.exit_code,
-                  state["count"] if counting else None)
+    def start():
+        uc.reg_write(UC_ARM_REG_SP, mem_size)
+        try:
+            uc.emu_start(image.entry | 1, 0xFFFFFFFF)
+        except UcError as exc:
+            pc = uc.reg_read(UC_ARM_REG_PC)
+            raise FAULTS.get(exc.errno, GuestFault)(f"unicorn: {exc}", pc=pc, addr=state["bad_addr"]) from exc
+        if max_instructions is not None and state["count"] > max_instructions:
+            raise InstructionLimit(f"more than {max_instructions} instructions")
+        if state["error"] is not None:
+            raise state["error"]
+        if semi.exit_code is None:
+            raise GuestFault("emulation stopped without a semihosting exit",
+                             pc=uc.reg_read(UC_ARM_REG_PC))
+        return Result(stdout.getvalue(), stderr.getvalue(), semi.exit_code,
+                      state["count"] if counting else None)
+    return start
