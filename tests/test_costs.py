@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from ftrace.costs import FIGURES, measure
-from ftrace.patch import METHODS
+from ftrace.methods import METHODS
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "costs.json")
 PROGRAM = "bigfuncs-1k.elf"
