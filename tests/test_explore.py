@@ -82,12 +82,14 @@ def test_direct_tears_only_at_straddling_sites(broken_results):
                 assert any(x["kind"] == "torn" and x["straddles"] for x in r.where), (r.seed, w)
 
 
-def test_lost_violation_event_is_recovered():
-    """The machine keeps 16 fetch events between two harvests; when a torn fetch's event was not kept (direct
-    seed 9628 on this machine), the run is replayed to the first violation, which then heads `where`."""
+def test_every_violation_event_is_kept():
+    """The fetch hook delivers every event (the machine once kept 16 between harvests, and direct seed 9628 lost
+    its first torn fetch): the first violation heads `where`, and the events the explorer kept account for every
+    torn and late-stale fetch the cores counted."""
     r = run_one("direct", 9628)
     assert "torn" in r.violations
     assert r.where[0]["kind"] == "torn" and r.where[0]["straddles"], r.where[:2]
+    assert r.violation_events == r.torn + r.late_stale
 
 
 def test_unsynced_has_stale_and_torn_fetches(broken_results):

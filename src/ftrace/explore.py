@@ -59,7 +59,6 @@ class Config:
 
 VIOLATION_EVENTS = ("torn", "stale-after-sync")
 EVENTS_KEPT = 64                    # violating fetch events kept per run
-BATCH_EVENTS = 16                   # fetch events sampled per scheduler batch (see _install_harvest)
 
 
 @dataclass
@@ -67,9 +66,6 @@ class RunResult:
     """What one run found.  Everything but host_seconds is a function of (config, method, drop, seed).
 
     torn        torn fetches the machine detected; torn_missed: mixed instructions it did not flag (_mixed)
-    events_lost torn and late-stale fetches whose event was not sampled (BATCH_EVENTS per batch of scheduler
-                steps); when there are any, the run is replayed with stop_on_violation to find the first
-                violation, which then heads `events` and `where`
     events      the violating fetches (torn, stale-after-sync), at most EVENTS_KEPT, in order: dicts with kind,
                 core, pc, seen and memory (halfwords), cycles, instructions (and missed=True for torn_missed)
     where       one entry per violating fetch event and one for a guest fault: kind, core, pc, site (the mcount
@@ -87,7 +83,6 @@ class RunResult:
     torn: int = 0
     torn_missed: int = 0
     violation_events: int = 0
-    events_lost: int = 0
     stale: int = 0
     late_stale: int = 0
     cmodx_fetches: int = 0
@@ -186,57 +181,29 @@ def _mixed(ft, e):
     return val != ft.nop_insn() and val != ft.call_insn(rec)
 
 
-def _harvest(ft, res, events):
-    """Keep the violating fetch events: torn and stale-after-sync as the machine flags them, and an in-window
-    stale fetch that executed a mixed instruction (_mixed) as a torn one the machine missed."""
+def _install_harvest(m, ft, res, observe=None):
+    """Keep the violating fetch events through the machine's fetch hook: torn and stale-after-sync as the machine
+    flags them, and an in-window stale fetch that executed a mixed instruction (_mixed) as a torn one the machine
+    missed.  observe(), if given, runs after every batch of scheduler steps (the advance hook)."""
     last = None
-    for e in events:
+
+    def on_fetch(core, e):
+        nonlocal last
         kind = e["kind"]
-        same = last is not None and (e["core"], e["pc"], e["instructions"]) == last
+        same = (e["core"], e["pc"], e["instructions"]) == last
         last = (e["core"], e["pc"], e["instructions"])
         if kind == "stale" and not same and _mixed(ft, e):
             e = dict(e, kind="torn", missed=True)
             res.torn_missed += 1
         elif kind not in VIOLATION_EVENTS:
-            continue
+            return
         else:
             res.violation_events += 1
         if len(res.events) < EVENTS_KEPT:
             res.events.append(e)
-
-
-def _install_harvest(m, ft, res, observe=None):
-    """Keep every violating fetch event, through the machine's hooks.  Each batch of scheduler steps (one
-    Machine.advance) contributes its first BATCH_EVENTS fetch events, as the machine that ran the recorded
-    campaigns kept them: violation_events and events_lost, and so the results, stay comparable with those.
-    Returns the batch in progress (the caller harvests what is left when the run ends)."""
-    batch = []
-
-    def on_fetch(core, e):
-        if len(batch) < BATCH_EVENTS:
-            batch.append(e)
-
-    def on_advance(machine):
-        if batch:
-            _harvest(ft, res, batch)
-            batch.clear()
-        if observe is not None:
-            observe()
     m.hook_add("fetch", on_fetch)
-    m.hook_add("advance", on_advance)
-    return batch
-
-
-def _violation_event(m, fault):
-    """The event of the FetchViolation that stopped a run, rebuilt from the exception (the machine may not
-    have been sampled: its batch was full)."""
-    kind = fault.reason.split(" fetch")[0]
-    pair = fault.insn > 0xFFFF
-    seen = [fault.insn >> 16, fault.insn & 0xFFFF] if pair else [fault.insn]
-    memory = [m.read16(fault.pc), m.read16(fault.pc + 2)] if pair else [m.read16(fault.pc)]
-    c = m.cores[fault.core]
-    return {"kind": kind, "core": fault.core, "pc": fault.pc, "seen": seen, "memory": memory,
-            "cycles": c.cycles, "instructions": c.instructions}
+    if observe is not None:
+        m.hook_add("advance", lambda machine: observe())
 
 
 def toggle(ft, config, n):
@@ -262,7 +229,7 @@ def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, kee
     t0 = time.perf_counter()
     m, ft, out = build(config, method, tuple(drop), seed, stop_on_violation)
     res = RunResult(method, tuple(drop), seed)
-    batch = _install_harvest(m, ft, res, observe(m, ft) if observe is not None else None)
+    _install_harvest(m, ft, res, observe(m, ft) if observe is not None else None)
     fault = None
     try:
         if config.filter:
@@ -291,19 +258,6 @@ def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, kee
     res.cmodx_fetches = sum(u.get("cmodx_fetches", 0) for u in ft.update_log)
     res.bkpt_hits = ft.bkpt_handler.hits
     res.updates = len(ft.update_log)
-    _harvest(ft, res, batch)
-    if isinstance(fault, FetchViolation):
-        ev = _violation_event(m, fault)
-        last = res.events[-1] if res.events else None
-        if last is None or (last["core"], last["pc"], last["kind"]) != (ev["core"], ev["pc"], ev["kind"]):
-            res.events.append(ev)
-            res.violation_events += 1
-    res.events_lost = max(0, res.torn + res.late_stale - res.violation_events)
-    if res.events_lost and not stop_on_violation:
-        first = run_one(method, seed, drop, config, stop_on_violation=True)
-        seen = {(e["core"], e["pc"], e["instructions"], e["kind"]) for e in first.events}
-        res.events = (first.events + [e for e in res.events if (e["core"], e["pc"], e["instructions"], e["kind"])
-                                      not in seen])[:EVENTS_KEPT]
     res.events = [dict(e, seen=list(e["seen"]), memory=list(e["memory"])) for e in res.events]
     res.where = [locate(ft, e["kind"], e["core"], e["pc"]) for e in res.events]
     if fault is not None and not isinstance(fault, FetchViolation):
