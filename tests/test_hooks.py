@@ -135,6 +135,32 @@ def test_advance_hook_runs_after_each_advance():
     assert len(calls) == 2
 
 
+def test_fault_hook_restarts_a_core_and_declines_propagate():
+    """A fault hook that deals with a fault (restarts the core past it) keeps the machine going; one that
+    declines, or none at all, lets the fault propagate."""
+    m, c = one_core(0xDE01, ADDS_R1_R1_R0, 0xE7FD)       # udf #1; adds r1, r1, r0; b .-2 (back to the adds)
+    c.set_reg(0, 1)
+    seen = []
+
+    def restart(core, fault):
+        seen.append((core.id, fault.pc, type(fault).__name__))
+        core.pc = 0x1002
+        return True
+    declined = m.hook_add("fault", lambda core, fault: None)
+    h = m.hook_add("fault", restart)
+    m.advance(10, until=m.instructions + 11)
+    assert seen == [(0, 0x1000, "UndefinedInstruction")]
+    assert c.get_reg(1) == 5 and c.pc in (0x1002, 0x1004)    # the loop ran after the restart
+    m.hook_del(h)
+    c.pc = 0x1000
+    with pytest.raises(cpu.GuestFault, match="undefined"):
+        m.advance(1, until=m.instructions + 3)
+    m.hook_del(declined)
+    c.pc = 0x1000
+    with pytest.raises(cpu.GuestFault, match="undefined"):
+        m.advance(1, until=m.instructions + 3)
+
+
 def test_scheduler_outcomes():
     m = cpu.Machine(cores=2)
     sched = m.scheduler

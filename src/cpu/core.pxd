@@ -44,6 +44,7 @@ cdef enum:
     HOOK_FETCH = 1
     HOOK_IPI = 2
     HOOK_CODE_WRITE = 4
+    HOOK_FAULT = 8
 
 
 cdef class MachineCore
@@ -122,9 +123,7 @@ cdef class MachineCore:
     cdef uint64_t rng
     cdef codelog_t log         # writes to watched code, for the torn / stale / late-stale fetch checks
     cdef int n_excl
-    # exception chains, in order (ExceptionHandler or callable(core, imm, pc)); see hook_add
-    cdef list bkpt_handlers, svc_handlers, udf_handlers
-    cdef list fetch_hooks, ipi_hooks, code_write_hooks, advance_hooks
+    cdef dict hook_lists          # kind -> its hooks in calling order (the exception chains among them)
     cdef readonly int hook_mask   # HOOK_* bits: the C paths test this before building anything for a hook
     cdef dict hooks               # handle -> (kind, callback)
     cdef Py_ssize_t next_hook
@@ -134,7 +133,6 @@ cdef class MachineCore:
     cdef public uint32_t hostcall_cost, ipi_cost
 
     cdef uint64_t random(self) noexcept
-    cdef list hook_list(self, str kind)
     cdef void update_hook_mask(self) noexcept
     cdef int logged_store(self, Core writer, uint32_t a, uint32_t v, int size) except -1
     cdef int clear_monitors(self, Core writer, uint32_t a) except -1

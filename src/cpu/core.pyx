@@ -32,7 +32,10 @@ class FetchViolation(GuestFault):
 
 
 cdef uint32_t SEMIHOSTING_BKPT = 0xab
-HOOK_KINDS = ("fetch", "bkpt", "udf", "svc", "ipi", "code_write", "advance")
+# Every hook kind, with the hook_mask bit its C path tests (0: reached only on a path that is slow anyway).
+HOOK_KINDS = {"fetch": HOOK_FETCH, "bkpt": 0, "udf": 0, "svc": 0, "ipi": HOOK_IPI, "code_write": HOOK_CODE_WRITE,
+              "fault": HOOK_FAULT, "advance": 0}
+EXCEPTION_CHAINS = ("bkpt", "udf", "svc")
 
 
 include "pseudocode.pxi"
@@ -155,7 +158,7 @@ cdef class Core:
         if self.m.hook_mask & HOOK_FETCH:
             ev = {"kind": kind, "core": self.id, "pc": pc, "seen": seen, "memory": memory,
                   "cycles": self.instructions + self.stall_cycles, "instructions": self.instructions}
-            for h in list(self.m.fetch_hooks):
+            for h in list(self.m.hook_lists["fetch"]):
                 h(self, ev)
         if stop:
             words = " ".join(f"{h:04x}" for h in seen)
@@ -252,7 +255,7 @@ cdef class Core:
                 self.ipis_taken += 1
                 self.stall_cycles += self.m.ipi_cost
                 if self.m.hook_mask & HOOK_IPI:
-                    for h in list(self.m.ipi_hooks):
+                    for h in list(self.m.hook_lists["ipi"]):
                         h(self, fn)
                 fn(self)
         if self.attention & ATTN_STOP:
@@ -484,13 +487,7 @@ cdef class MachineCore:
         codelog_init(&self.log, 1 << 16)
         self.ncores = cores
         self.cores = [Core(self, i, sets, icache_ways, line_size) for i in range(cores)]
-        self.bkpt_handlers = []
-        self.svc_handlers = []
-        self.udf_handlers = []
-        self.fetch_hooks = []
-        self.ipi_hooks = []
-        self.code_write_hooks = []
-        self.advance_hooks = []
+        self.hook_lists = {kind: [] for kind in HOOK_KINDS}
         self.hooks = {}
         self.hostcalls = []
         self.exit_code = None
@@ -514,14 +511,11 @@ cdef class MachineCore:
 
     # ---- hooks: hook_add returns a handle, hook_del removes it (as Unicorn's uc_hook_add / uc_hook_del) ----
 
-    cdef list hook_list(self, str kind):
-        return {"fetch": self.fetch_hooks, "bkpt": self.bkpt_handlers, "udf": self.udf_handlers,
-                "svc": self.svc_handlers, "ipi": self.ipi_hooks, "code_write": self.code_write_hooks,
-                "advance": self.advance_hooks}[kind]
-
     cdef void update_hook_mask(self) noexcept:
-        self.hook_mask = ((HOOK_FETCH if self.fetch_hooks else 0) | (HOOK_IPI if self.ipi_hooks else 0)
-                          | (HOOK_CODE_WRITE if self.code_write_hooks else 0))
+        self.hook_mask = 0
+        for kind, bit in HOOK_KINDS.items():
+            if self.hook_lists[kind]:
+                self.hook_mask |= bit
 
     def hook_add(self, kind, callback, bint first=False):
         """Call `callback` on events of `kind`; returns a handle for hook_del.  Kinds and calls:
@@ -534,6 +528,9 @@ cdef class MachineCore:
           "ipi"         callback(core, fn) as core takes the IPI fn, before fn runs
           "code_write"  callback(core, addr, old, new, seq) for each logged halfword write to watched code (core
                         is None for a host write; seq is the write's number, Machine.wseq after it)
+          "fault"       callback(core, fault) when a core's instructions raise a GuestFault: a true return says the
+                        callback dealt with it (it restarted the core, say) and the machine goes on, as
+                        Unicorn's invalid-access hooks do; otherwise the fault propagates
           "advance"     callback(machine) as Machine.advance returns (after an agent's action or a batch of
                         steps), also when it raises
 
@@ -542,11 +539,11 @@ cdef class MachineCore:
         """
         if kind not in HOOK_KINDS:
             raise ValueError(f"unknown hook kind {kind!r}; kinds: {', '.join(HOOK_KINDS)}")
-        if not callable(callback) and not (kind in ("bkpt", "udf", "svc") and isinstance(callback, ExceptionHandler)):
+        if not callable(callback) and not (kind in EXCEPTION_CHAINS and isinstance(callback, ExceptionHandler)):
             raise TypeError(f"a {kind} hook must be callable"
-                            + (" or an ExceptionHandler" if kind in ("bkpt", "udf", "svc") else "")
+                            + (" or an ExceptionHandler" if kind in EXCEPTION_CHAINS else "")
                             + f", got {type(callback).__name__}")
-        hooks = self.hook_list(kind)
+        hooks = self.hook_lists[kind]
         if first:
             hooks.insert(0, callback)
         else:
@@ -561,7 +558,7 @@ cdef class MachineCore:
         if handle not in self.hooks:
             raise ValueError(f"no hook with handle {handle!r}")
         kind, callback = self.hooks.pop(handle)
-        hooks = self.hook_list(kind)
+        hooks = self.hook_lists[kind]
         for i in range(len(hooks)):
             if hooks[i] is callback:
                 del hooks[i]
@@ -569,8 +566,12 @@ cdef class MachineCore:
         self.update_hook_mask()
 
     def run_advance_hooks(self):
-        for h in list(self.advance_hooks):
+        for h in list(self.hook_lists["advance"]):
             h(self)
+
+    def fault_handled(self, core, fault):
+        """True when a fault hook dealt with `fault` raised by `core`'s instructions."""
+        return any(h(core, fault) for h in list(self.hook_lists["fault"]))
 
     # ---- memory seen from the host ----
 
@@ -630,7 +631,7 @@ cdef class MachineCore:
         if log_store(&self.log, self.mem, a, v, size) and self.hook_mask & HOOK_CODE_WRITE:
             for s in range(first, self.log.wseq + 1):
                 k = s % self.log.cap
-                for h in list(self.code_write_hooks):
+                for h in list(self.hook_lists["code_write"]):
                     h(writer, self.log.addr[k], self.log.old[k], self.log.new[k], s)
         return 0
 

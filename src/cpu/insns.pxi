@@ -943,18 +943,18 @@ cdef inline int BKPT(Core c, insn_t* d, uint32_t pc, bint in_it) except -1:
             return 1
     else:
         c.pc = pc
-        c.exception(c.m.bkpt_handlers, d.imm, pc, "BKPT")
+        c.exception(c.m.hook_lists["bkpt"], d.imm, pc, "BKPT")
     return 0
 
 
 cdef inline int SVC(Core c, insn_t* d, uint32_t pc, bint in_it) except -1:
-    c.exception(c.m.svc_handlers, d.imm, pc, "SVC")
+    c.exception(c.m.hook_lists["svc"], d.imm, pc, "SVC")
     return 0
 
 
 cdef inline int UDF(Core c, insn_t* d, uint32_t pc, bint in_it) except -1:
     c.pc = pc
-    c.exception(c.m.udf_handlers, d.imm, pc, "UDF")
+    c.exception(c.m.hook_lists["udf"], d.imm, pc, "UDF")
     return 0
 
 

@@ -1,7 +1,8 @@
 # cython: language_level=3
 """The scheduler's inner loop (the policy around it, agents and replay, is Machine.advance in machine.py)."""
 from libc.stdint cimport uint32_t, uint64_t
-from cpu.core cimport Core, MachineCore, CORE_RUNNING
+from cpu.core cimport Core, MachineCore, CORE_RUNNING, HOOK_FAULT
+from cpu.faults import GuestFault
 
 DEF MAX_ACTORS = 512
 
@@ -22,11 +23,20 @@ cdef class Scheduler:
 
     cpdef long run_core(self, int i, long budget, uint32_t evict_rate=0) except -1:
         """Let core i run up to budget instructions (it leaves early if it stops); returns how many ran.
-        With evict_rate (in 1/65536) the machine's generator may first evict one of its icache lines."""
+        With evict_rate (in 1/65536) the machine's generator may first evict one of its icache lines.
+        A guest fault that a fault hook deals with ends the quantum; any other propagates."""
         cdef Core c = self.m.cores[i]
+        cdef uint64_t start = c.instructions
         if evict_rate and self.m.random() % 65536 < evict_rate:
             c.evict_line()
-        return c.run(budget)
+        if not self.m.hook_mask & HOOK_FAULT:
+            return c.run(budget)
+        try:
+            return c.run(budget)
+        except GuestFault as e:
+            if not self.m.fault_handled(c, e):
+                raise
+            return c.instructions - start
 
     cpdef Outcome run(self, Mode mode, long quantum, tuple agent_cpus, list record, long max_steps,
                       uint64_t until_instructions, uint32_t evict_rate) except *:

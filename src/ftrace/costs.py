@@ -107,18 +107,11 @@ def _start_loops(m):
 def _survive_crashes(m, restart, crashes):
     """A core that faults (a torn call site under direct or unsynced) is counted and restarted on its loop, so
     the update being measured completes."""
-    inner = m.advance
-
-    def surviving(*args, **kw):
-        try:
-            return inner(*args, **kw)
-        except cpu.GuestFault as e:
-            if isinstance(e, Deadlock) or e.core is None:
-                raise
-            crashes[0] += 1
-            restart(m.cores[e.core])
-            return 0
-    m.advance = surviving
+    def on_fault(core, fault):
+        crashes[0] += 1
+        restart(core)
+        return True
+    m.hook_add("fault", on_fault)
 
 
 def measure(method, program="bigfuncs-1k.elf", cores=4, config=CostConfig(), drop=()):
