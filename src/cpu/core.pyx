@@ -269,9 +269,7 @@ cdef class Core:
         """Execute up to budget instructions; returns how many ran. Stops early when the core stops."""
         cdef uint64_t start = self.instructions, limit = <uint64_t>budget
         cdef insn_t* d
-        cdef uint32_t pc, op, a, b, r, carry, wb, i, lst, addr
-        cdef uint64_t u
-        cdef int64_t s64
+        cdef uint32_t pc, cond
         cdef bint in_it
         cdef MachineCore m = self.m
         # With the icache on, a line can only differ from memory after a watched code write (wseq moved since
@@ -307,12 +305,12 @@ cdef class Core:
             self.pc = pc + d.size
             in_it = self.itstate != 0
             if in_it:
-                r = self.itstate >> 4
+                cond = self.itstate >> 4
                 if (self.itstate & 7) == 0:
                     self.itstate = 0
                 else:
                     self.itstate = (self.itstate & 0xe0) | ((self.itstate << 1) & 0x1f)
-                if not ConditionPassed(self, r):
+                if not ConditionPassed(self, cond):
                     continue
             if execute(self, d, pc, in_it):
                 break

@@ -153,6 +153,10 @@ class Machine(MachineCore):
     def start_cpu(self, cpu, pc, arg=0, sp=0):
         """Power on core `cpu` at pc (Thumb bit set) with r0=arg; it stops when that function returns.
 
+        A core comes up with its icache invalidated, as an ARM secondary does (arch/arm/mm/proc-v7.S
+        __v7_setup invalidates the L1 caches before the MMU is on): code patched while it was stopped, which no
+        IPI of the patcher reached, is fetched fresh.
+
         Returns 0, or a negative error as smp_start_cpu() reports it: -1 no such core, -2 already running,
         -3 pc without the Thumb bit.
         """
@@ -168,6 +172,7 @@ class Machine(MachineCore):
         c.set_reg(14, memmap.HOSTCALL_BASE | 1)
         c.pc = pc
         c.itstate = 0
+        c.flush_icache()
         c.state = CORE_RUNNING
         return 0
 
