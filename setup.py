@@ -27,19 +27,24 @@ def generate_decoder():
                 f.write(text)
 
 
+def pyx(name):
+    """src/a/b/c.pyx of the extension a.b.c."""
+    return f"src/{name.replace('.', '/')}.pyx"
+
+
 def ext(name):
-    pkg = name.split(".")[0]
-    return Extension(name, [f"src/{name.replace('.', '/')}.pyx"], extra_compile_args=CFLAGS,
-                     include_dirs=[f"src/{pkg}"])
+    # its own directory for the C headers its .pxd files include (ftrace/kernel/trace_event.h)
+    return Extension(name, [pyx(name)], extra_compile_args=CFLAGS, include_dirs=[os.path.dirname(pyx(name))])
 
 
-EXTENSIONS = ["cpu.decode", "cpu.icache", "cpu.codelog", "cpu.core", "cpu.scheduler", "ftrace.ring_buffer", "ftrace.tracers"]
+EXTENSIONS = ["cpu.decode", "cpu.icache", "cpu.codelog", "cpu.core", "cpu.scheduler",
+              "ftrace.kernel.ring_buffer", "ftrace.kernel.tracers"]
 
 
 generate_decoder()
 setup(
     ext_modules=cythonize(
-        [ext(name) for name in EXTENSIONS if os.path.exists(f"src/{name.replace('.', '/')}.pyx")],
+        [ext(name) for name in EXTENSIONS if os.path.exists(pyx(name))],
         compiler_directives={"language_level": 3, "boundscheck": False, "wraparound": False,
                              "cdivision": True, "initializedcheck": False},
     ),

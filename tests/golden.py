@@ -71,7 +71,7 @@ def ftrace_runs():
 
 def explore_runs():
     from ftrace.explore import run_one
-    from ftrace.methods import METHODS
+    from ftrace.kernel.methods import METHODS
     out = {}
     cells = [(m, (), s) for m in METHODS for s in (0, 1, 2, 3)]
     cells += [(m, (d,), 0) for m in METHODS for d in METHODS[m].droppable]

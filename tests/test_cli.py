@@ -1,5 +1,5 @@
-"""The `ftrace` command (src/ftrace/cli.py) end to end, as a user runs it: ``python -m ftrace ...`` in a
-subprocess, with PYTHONPATH pointing at the package under test.  Also ftrace.recorded (the reader behind
+"""The `ftrace` command (src/ftrace/cli) end to end, as a user runs it: ``python -m ftrace ...`` in a
+subprocess, with PYTHONPATH pointing at the package under test.  Also ftrace.formats.recorded (the reader behind
 ``ftrace show`` / ``report`` / ``replay -i``) on synthetic trace.dat files.
 
 Every subcommand: demo, run (function tracer with a filter; live switching with --toggle-at), record -> show /
@@ -22,8 +22,11 @@ import time
 import pytest
 
 import ftrace
-from ftrace import export, recorded
-from ftrace.events import TRACE_FN, TRACE_GRAPH_ENT, TRACE_GRAPH_RET, Event
+from ftrace.formats import recorded
+from ftrace.formats.chrome import write_chrome_json
+from ftrace.formats.folded import write_folded
+from ftrace.formats.tracedat import write_trace_dat
+from ftrace.kernel.events import TRACE_FN, TRACE_GRAPH_ENT, TRACE_GRAPH_RET, Event
 
 PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(ftrace.__file__)))
 TRACE_CMD = shutil.which("trace-cmd")
@@ -33,7 +36,7 @@ SUBCOMMANDS = ("demo", "run", "record", "report", "show", "replay", "cflags", "l
 WORKLOAD_FUNCS = {"main", "worker", "do_round", "fib", "sort_small", "swap_ints", "hash_str", "interp_step",
                   "big_frame", "fill_buf", "leaf_mix", "tail_caller", "tail_target", "pop_pc", "pop_pc_inner"}
 
-# `cat trace` lines of the two tracers (trace_output.py)
+# `cat trace` lines of the two tracers (ftrace/formats/text.py)
 FN_LINE = re.compile(r"^ *(?P<comm>\S+)-(?P<pid>\d+) +\[(?P<cpu>\d{3})\] \.\.\.\. +(?P<ts>\d+\.\d{6}): "
                      r"(?P<func>\S+) <-(?P<parent>\S+)$")
 GRAPH_LINE = re.compile(r"^ (?P<cpu>\d)\) (?P<dur>[ +!#*@$] [\d.]+ us +| {14})\|  (?P<body>.*)$")
@@ -266,7 +269,7 @@ def test_report_of_function_graph_times_and_sort_keys(full_graph_file):
         assert total >= self_ > 0, f
     assert by["fib"][0] == by["fib"][1]
     assert by["do_round"][0] > by["fib"][0]
-    # the same numbers as ftrace.recorded computes in-process, to the printed precision
+    # the same numbers as ftrace.formats.recorded computes in-process, to the printed precision
     stats = recorded.function_stats(recorded.load(str(full_graph_file)))
     for f, (total, self_, calls) in stats.items():
         assert recorded.format_time(total) == [r for r in rows if r[3] == f][0][0]
@@ -428,7 +431,7 @@ def test_usage_errors(args, message):
     assert r.stderr.startswith("usage: ftrace")
 
 
-# =================================================================== ftrace.recorded on synthetic files
+# =================================================================== ftrace.formats.recorded on synthetic files
 
 FUNCS = [(0x8000, 0x20, "main"), (0x8020, 0x40, "work"), (0x8060, 0x10, "leaf"), (0x8060, 0x10, "alias_leaf"),
          (0x8100, 0x10, "fib")]
@@ -450,7 +453,7 @@ def fn(cpu, ts, ip, parent, pid=100):
 def roundtrip(events, ncpus=2, **kw):
     buf = io.BytesIO()
     kw.setdefault("tracer", "function_graph" if events and events[0].type != TRACE_FN else "function")
-    export.write_trace_dat(buf, events, None, ncpus, {100: "proc", 101: "other"}, funcs=FUNCS, **kw)
+    write_trace_dat(buf, events, None, ncpus, {100: "proc", 101: "other"}, funcs=FUNCS, **kw)
     buf.seek(0)
     return recorded.load(buf), buf.getvalue()
 

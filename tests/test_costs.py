@@ -1,4 +1,4 @@
-"""ftrace.costs: the patching cost of every method is a pure function of (method, program, cores, CostConfig),
+"""ftrace.explore.costs: the patching cost of every method is a pure function of (method, program, cores, CostConfig),
 so the figures are compared exactly with the values recorded in tests/data/costs.json (all but host time).
 
 A deliberate change of the cost model or of a method's protocol changes them; regenerate with
@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from ftrace.costs import FIGURES, measure
-from ftrace.methods import METHODS
+from ftrace.explore.costs import FIGURES, measure
+from ftrace.kernel.methods import METHODS
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "costs.json")
 PROGRAM = "bigfuncs-1k.elf"

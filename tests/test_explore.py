@@ -11,10 +11,10 @@ import pytest
 import ftrace as ftrace_pkg
 
 from ftrace import explore
-from ftrace.campaign import (CampaignError, labels_for, load_jsonl, run_campaign, tasks_for, violation_rates)
+from ftrace.explore.campaign import (CampaignError, labels_for, load_jsonl, run_campaign, tasks_for, violation_rates)
 from ftrace.explore import Config, explain, run_one, summarize
-from ftrace.methods import METHODS
-from ftrace.recordmcount import record_mcount
+from ftrace.kernel.methods import METHODS
+from ftrace.kernel.recordmcount import record_mcount
 
 LINE = 32
 SAFE = ("breakpoint", "stop_machine", "branch_over")
@@ -223,8 +223,8 @@ def test_cli_replay():
 
 def test_report(tmp_path, broken_results):
     pytest.importorskip("matplotlib")
-    from ftrace.costs import measure
-    from ftrace.report import write_report
+    from ftrace.explore.costs import measure
+    from ftrace.explore.report import write_report
     rows = [measure(m, "bigfuncs-1k.elf", cores=2) for m in ("breakpoint", "stop_machine", "direct")]
     path = write_report(str(tmp_path), broken_results, rows, command="python -m ftrace explore --runs 20")
     text = open(path).read()
@@ -269,7 +269,7 @@ def test_hot_elf_reproduces():
 
 def test_summary_rates_and_report_share_one_tally(broken_results):
     pytest.importorskip("matplotlib")
-    from ftrace.report import by_label, label_stats
+    from ftrace.explore.report import by_label, label_stats
     rates = violation_rates(broken_results)
     for label, rs in by_label(broken_results).items():
         s = label_stats(rs)

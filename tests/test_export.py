@@ -1,4 +1,4 @@
-"""ftrace.tracedat and ftrace.export: trace-cmd trace.dat (written and read back by ftrace.tracedat, both checked
+"""ftrace.formats (tracedat, chrome, folded): trace-cmd trace.dat (written and read back by tracedat, both checked
 against the real trace-cmd), Chrome trace-event JSON (checked against the Trace Event Format's rules by a
 validator here) and folded stacks.
 
@@ -20,8 +20,11 @@ import types
 
 import pytest
 
-from ftrace import events as E
-from ftrace import export, trace_output, tracedat
+from ftrace.formats import text as trace_output
+from ftrace.formats import tracedat
+from ftrace.formats.chrome import write_chrome_json
+from ftrace.formats.folded import write_folded
+from ftrace.kernel import events as E
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "export")
 TRACE_CMD = shutil.which("trace-cmd")
@@ -249,8 +252,8 @@ def test_event_adapters_give_identical_output(tmp_path, workload):
     def outputs(kind, make):
         path = write_dat(tmp_path, make(), name=kind + ".dat", symbolize=workload.symbolize, funcs=workload.funcs)
         js, fold = io.StringIO(), io.StringIO()
-        export.write_chrome_json(js, make(), workload.symbolize, 2)
-        export.write_folded(fold, make(), workload.symbolize)
+        write_chrome_json(js, make(), workload.symbolize, 2)
+        write_folded(fold, make(), workload.symbolize)
         return path.read_bytes(), js.getvalue(), fold.getvalue()
 
     want = outputs("cdata", lambda: raw)
@@ -267,7 +270,7 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError):
         write_dat(tmp_path, [], tracer="irqsoff")
     with pytest.raises(ValueError):
-        export.write_folded(io.StringIO(), [], SYN_SYMS, mode="bytes")
+        write_folded(io.StringIO(), [], SYN_SYMS, mode="bytes")
 
 
 def test_trace_dat_to_a_binary_file_object(tmp_path):
@@ -604,7 +607,7 @@ def validate_chrome_json(text):
 
 def chrome(events, symbolize=SYN_SYMS, ncpus=1, **kw):
     out = io.StringIO()
-    stats = export.write_chrome_json(out, events, symbolize, ncpus, {100: "proc"}, **kw)
+    stats = write_chrome_json(out, events, symbolize, ncpus, {100: "proc"}, **kw)
     evs, slices = validate_chrome_json(out.getvalue())
     return stats, evs, slices
 
@@ -616,7 +619,7 @@ def body(evs):
 
 def test_json_metadata_and_units():
     text = io.StringIO()
-    export.write_chrome_json(text, [fn(1, 1_234_567_891, MAIN, WORK)], SYN_SYMS, 2, {100: "proc"})
+    write_chrome_json(text, [fn(1, 1_234_567_891, MAIN, WORK)], SYN_SYMS, 2, {100: "proc"})
     raw = text.getvalue()
     assert '"ts":1234567.891' in raw              # microseconds with exact ns digits
     evs, _ = validate_chrome_json(raw)
@@ -721,7 +724,7 @@ def test_json_workload_function(workload):
 
 def test_json_to_a_path(tmp_path, workload):
     path = tmp_path / "t.json"
-    export.write_chrome_json(str(path), workload.graph, workload.symbolize, 2, workload.comms)
+    write_chrome_json(str(path), workload.graph, workload.symbolize, 2, workload.comms)
     validate_chrome_json(path.read_text())
 
 
@@ -729,7 +732,7 @@ def test_json_to_a_path(tmp_path, workload):
 
 def folded(events, mode=None, symbolize=SYN_SYMS):
     out = io.StringIO()
-    stats = export.write_folded(out, events, symbolize, mode=mode)
+    stats = write_folded(out, events, symbolize, mode=mode)
     lines = out.getvalue().splitlines()
     assert lines == sorted(lines)
     return stats, {ln.rsplit(" ", 1)[0]: int(ln.rsplit(" ", 1)[1]) for ln in lines}
@@ -791,7 +794,7 @@ def test_folded_workload(workload):
 
 def test_folded_to_a_path(tmp_path):
     path = tmp_path / "out.folded"
-    export.write_folded(str(path), [ent(0, 0, MAIN, 0), ret(0, 0, 7, MAIN, 0)], SYN_SYMS)
+    write_folded(str(path), [ent(0, 0, MAIN, 0), ret(0, 0, 7, MAIN, 0)], SYN_SYMS)
     assert path.read_text() == "cpu0;main 7\n"
 
 
@@ -803,9 +806,9 @@ def test_live_trace_exports(tmp_path):
     with what the graph records say themselves (depths, durations of the depth-0 calls) and with ftrace report's
     self times of the same trace."""
     cpu = pytest.importorskip("cpu")
-    from ftrace import recorded
-    from ftrace.trace import Ftrace
-    elf = os.path.join(os.path.dirname(os.path.abspath(E.__file__)), "guest", "bin", "workload-O2.elf")
+    from ftrace import DEMO_PROGRAM as elf        # guest/bin/workload-O2.elf
+    from ftrace import Ftrace
+    from ftrace.formats import recorded
     m = cpu.Machine(cores=2, seed=1)
     m.load_elf(elf)
     ft = Ftrace(m)
@@ -817,8 +820,8 @@ def test_live_trace_exports(tmp_path):
     assert all(ft.rb.overrun(c) == 0 for c in range(m.ncores))     # the whole run: no entry is lost
 
     path = tmp_path / "live.dat"
-    st = export.write_trace_dat(str(path), ft.raw_events(), ft.symbolize, m.ncores, comms, funcs=m.image.funcs,
-                                tracer="function_graph", clock_hz=m.cpu_hz)
+    st = tracedat.write_trace_dat(str(path), ft.raw_events(), ft.symbolize, m.ncores, comms, funcs=m.image.funcs,
+                                  tracer="function_graph", clock_hz=m.cpu_hz)
     assert st["events"] == len(raw)
     rec = tracedat.load(str(path))
     assert rec.events == [expected_event(e) for e in raw]
@@ -826,13 +829,13 @@ def test_live_trace_exports(tmp_path):
         assert trace_cmd_raw_events(path, m.ncores)[0] == rec.events
 
     js = io.StringIO()
-    export.write_chrome_json(js, ft.raw_events(), ft.symbolize, m.ncores, comms)
+    write_chrome_json(js, ft.raw_events(), ft.symbolize, m.ncores, comms)
     validate_chrome_json(js.getvalue())
 
     # folded, time: "cpuN;f;g self_ns" lines; on each CPU the self times add up to the durations of the depth-0
     # calls (an unfinished one runs to the CPU's last timestamp)
     out = io.StringIO()
-    stats = export.write_folded(out, ft.raw_events(), rec.symbolize)
+    stats = write_folded(out, ft.raw_events(), rec.symbolize)
     lines = out.getvalue().splitlines()
     assert all(re.fullmatch(r"cpu[01](;[A-Za-z_][\w.]*)+ \d+", ln) for ln in lines), lines
     got = {k: int(v) for k, v in (ln.rsplit(" ", 1) for ln in lines)}
@@ -857,7 +860,7 @@ def test_live_trace_exports(tmp_path):
 
     # folded, calls: each entry counted once, under a stack as deep as the depth the tracer recorded
     out = io.StringIO()
-    export.write_folded(out, ft.raw_events(), rec.symbolize, mode="calls")
+    write_folded(out, ft.raw_events(), rec.symbolize, mode="calls")
     calls = collections.Counter()
     for ln in out.getvalue().splitlines():
         stack, n = ln.rsplit(" ", 1)

@@ -7,8 +7,8 @@ import pytest
 
 import cpu
 import ftrace
-from ftrace import insn
-from ftrace.ops import FtraceError
+from ftrace.kernel import insn
+from ftrace.kernel.ops import FtraceError
 from unicorn import UC_HOOK_CODE
 
 GUEST = os.path.join(os.path.dirname(ftrace.__file__), "guest", "bin")
@@ -68,7 +68,7 @@ def test_boot_converts_every_site_to_the_nop():
 def test_boot_refuses_a_site_that_is_not_bl_mcount():
     m = cpu.Machine(cores=1)
     m.load_elf(WORKLOAD, argv=["workload", "1"], stdout=io.BytesIO())
-    from ftrace.recordmcount import record_mcount
+    from ftrace.kernel.recordmcount import record_mcount
     victim = record_mcount(WORKLOAD).sites[3]
     m.write(victim.ip, bytes.fromhex("00bf00bf"))                    # two nops: not what the compiler left
     ft = ftrace.Ftrace(m)

@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT / "src"))
 cpu = pytest.importorskip("cpu")
 
 from cpu.faults import GuestFault  # noqa: E402
-from ftrace.recordmcount import decode_bl, record_mcount  # noqa: E402
+from ftrace.kernel.recordmcount import decode_bl, record_mcount  # noqa: E402
 
 GUEST = ROOT / "src" / "ftrace" / "guest"
 BIN = GUEST / "bin"

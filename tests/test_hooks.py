@@ -178,7 +178,7 @@ def test_core_states_one_enum():
     assert [(s.name, int(s)) for s in cpu.CoreState] == [
         ("CORE_OFF", 0), ("CORE_RUNNING", 1), ("CORE_STOPPED", 2), ("CORE_PARKED", 3)]
     assert CORE_RUNNING is cpu.CoreState.CORE_RUNNING and CORE_PARKED == 3
-    from ftrace import patch
+    from ftrace.kernel import patch
     assert patch.CORE_PARKED is cpu.CoreState.CORE_PARKED
     m = cpu.Machine(cores=2)
     assert m.cores[1].state == cpu.CoreState.CORE_OFF

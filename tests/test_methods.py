@@ -8,8 +8,8 @@ import pytest
 import cpu
 import ftrace
 from ftrace import explore
-from ftrace.campaign import labels_for
-from ftrace.methods import METHODS, Direct, UpdateMethod, register
+from ftrace.explore.campaign import labels_for
+from ftrace.kernel.methods import METHODS, Direct, UpdateMethod, register
 
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(ftrace.__file__)))
 NAMES = "breakpoint|stop_machine|branch_over|direct|unsynced"

@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from ftrace.recordmcount import (McountMismatch, McountSite, PrologueError,  # noqa: E402
+from ftrace.kernel.recordmcount import (McountMismatch, McountSite, PrologueError,  # noqa: E402
                                  RecordMcountError, analyse_prologue, decode_bl, record_mcount,
                                  thumb_expand_imm)
 

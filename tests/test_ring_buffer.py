@@ -1,4 +1,5 @@
-"""Per-CPU trace ring buffers (src/ftrace/ring_buffer.pyx) and the cffi record view (src/ftrace/events.py).
+"""Per-CPU trace ring buffers (src/ftrace/kernel/ring_buffer.pyx) and the cffi record view
+(src/ftrace/kernel/events.py).
 
 Semantics checked against kernel/trace/ring_buffer.c and trace.c as summarised in ftrace-kernel.md §5-§6:
 overwrite vs producer/consumer mode, overrun/dropped/entries/written, tracing_on, consuming reads with lost
@@ -6,9 +7,9 @@ counts, per-CPU isolation, the per_cpu/cpuN/stats text.
 """
 import pytest
 
-from ftrace.events import (EVENT_SIZE, TRACE_FN, TRACE_GRAPH_ENT, TRACE_GRAPH_RET, Event, as_events, ffi,
+from ftrace.kernel.events import (EVENT_SIZE, TRACE_FN, TRACE_GRAPH_ENT, TRACE_GRAPH_RET, Event, as_events, ffi,
                            iter_events, merge, to_dict)
-from ftrace.ring_buffer import RingBuffer
+from ftrace.kernel.ring_buffer import RingBuffer
 
 KB = 1                    # 1 KiB per CPU = 32 records: small rings make wrap-around cheap to test
 CAP = KB * 1024 // 32

@@ -1,4 +1,4 @@
-"""Text formats of the `trace` file (src/ftrace/trace_output.py) against the kernel documentation.
+"""Text formats of the `trace` file (src/ftrace/formats/text.py) against the kernel documentation.
 
 Every expected block marked DOC is copied character for character from Documentation/trace/ftrace.rst of the
 4-flag era: the reStructuredText version headed "Written for: 2.6.28-rc2 / Updated for: 3.10 / Updated for: 4.13"
@@ -17,9 +17,9 @@ snapshot(), merged with events.merge() and formatted: the whole reading path is 
 
 import pytest
 
-from ftrace.events import TRACE_FN, TRACE_GRAPH_ENT, TRACE_GRAPH_RET, merge
-from ftrace.ring_buffer import RingBuffer
-from ftrace.trace_output import (DEFAULT_OPTIONS, format_function, format_graph, format_lost, graph_duration,
+from ftrace.kernel.events import TRACE_FN, TRACE_GRAPH_ENT, TRACE_GRAPH_RET, merge
+from ftrace.kernel.ring_buffer import RingBuffer
+from ftrace.formats.text import (DEFAULT_OPTIONS, format_function, format_graph, format_lost, graph_duration,
                                  iter_graph_lines, resolve_options, trace_find_mark, trace_header)
 
 

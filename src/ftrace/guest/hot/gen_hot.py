@@ -15,7 +15,7 @@ not, so a test can tell "only at straddling sites" from "everywhere".
 
 How: hot.c is compiled at -Os (2-byte function alignment, no padding between functions) and each function body
 ends with PAD_i `nop`s (asm volatile, 2 bytes each), which shift every following function by 2 bytes.  The
-search compiles, reads the site addresses with ftrace.recordmcount, and sets each padding to move the next
+search compiles, reads the site addresses with ftrace.kernel.recordmcount, and sets each padding to move the next
 function's site onto (or off) the line boundary; it repeats until the layout is a fixed point (a shift can
 change a literal pool's alignment, so one pass is not always enough).  The search is deterministic for a given
 compiler, and its result is written into hot.c (PADS in the header comment), which is committed: the Makefile
@@ -36,7 +36,7 @@ import tempfile
 NFUNCS = 64
 LINE = 32
 HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.path.abspath(os.path.join(HERE, "..", "..", ".."))       # src/, for ftrace/recordmcount.py
+SRC = os.path.abspath(os.path.join(HERE, "..", "..", ".."))       # src/, for ftrace/kernel/recordmcount.py
 CPU_GUEST = os.path.join(SRC, "cpu", "guest")
 ENTRY = os.path.join(HERE, "..", "entry.S")
 ARCH = ["-mthumb", "-march=armv7-m", "-mfloat-abi=soft"]
@@ -170,7 +170,8 @@ def site_addrs(elf):
     # recordmcount.py alone (it needs only pyelftools): importing the ftrace package would need its compiled
     # extensions, which a fresh source tree does not have
     import importlib.util
-    spec = importlib.util.spec_from_file_location("_recordmcount", os.path.join(SRC, "ftrace", "recordmcount.py"))
+    spec = importlib.util.spec_from_file_location("_recordmcount",
+                                                  os.path.join(SRC, "ftrace", "kernel", "recordmcount.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return {s.func_name: s.ip for s in mod.record_mcount(elf).sites}

@@ -19,9 +19,9 @@ except ImportError:
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ftrace.campaign import replay_command  # noqa: E402
-from ftrace.explore import tally  # noqa: E402
-from ftrace.methods import METHODS  # noqa: E402
+from ftrace.explore.campaign import replay_command  # noqa: E402
+from ftrace.explore.run import tally  # noqa: E402
+from ftrace.kernel.methods import METHODS  # noqa: E402
 
 KINDS = ("fault", "torn", "late-stale", "stack", "wrong-result", "ftrace-bug")
 COLORS = {"fault": "#d62728", "torn": "#ff7f0e", "late-stale": "#9467bd", "stack": "#8c564b",
@@ -223,7 +223,7 @@ def plot_cost_scaling(rows, path):
 # ---- the document ----
 
 def cost_tables(rows):
-    from ftrace.costs import format_table
+    from ftrace.explore.costs import format_table
     return format_table(rows, "enable"), format_table(rows, "disable")
 
 
@@ -295,7 +295,7 @@ def write_report(outdir, results, cost_rows=(), command=None, config=None, elaps
         cfg = cost_rows[0].get("config", {})
         md += ["## Cost per method", "",
                "One ftrace_enabled=1 (every site to the call, plus ftrace_call) and one ftrace_enabled=0 (every "
-               "site to the nop) while every core runs the bigfuncs call tree in a loop (ftrace/costs.py).  "
+               "site to the nop) while every core runs the bigfuncs call tree in a loop (ftrace/explore/costs.py).  "
                "cycles: the patching core's, from start to end of the update (its writes and its waits for IPI "
                "acknowledgements); others lost: what the other cores spent in the breakpoint handler, parked by "
                "stop_machine, taking IPIs and in tracer host calls; their icache refills are counted, not "

@@ -1,7 +1,7 @@
 """ftrace_ops, their filter/notrace hashes, and the filter syntax (kernel/trace/ftrace.c v3.6: struct ftrace_ops,
 struct ftrace_hash, ftrace_ops_test(), __ftrace_hash_rec_update(), ftrace_match_records(); and
 kernel/trace/trace_events_filter.c: filter_parse_regex())."""
-from ftrace.records import FTRACE_FL_MASK, FTRACE_REF_MAX
+from ftrace.kernel.records import FTRACE_FL_MASK, FTRACE_REF_MAX
 
 FTRACE_OPS_FL_ENABLED = 1 << 0
 FTRACE_OPS_FL_GLOBAL = 1 << 1
@@ -43,7 +43,7 @@ EMPTY_HASH = ftrace_hash()
 
 
 class ftrace_ops:
-    """A user of the function hook: func is an ftrace.tracers.OpsFunc (built in, cffi or Python)."""
+    """A user of the function hook: func is an ftrace.kernel.tracers.OpsFunc (built in, cffi or Python)."""
 
     def __init__(self, func, name="ops", flags=0):
         self.func = func

@@ -12,12 +12,12 @@ trace_functions.c, trace_functions_graph.c on top of the core in core.py).
 import os
 
 from cpu import memmap
-from ftrace import events as ev_mod
-from ftrace import trace_output
-from ftrace.core import FtraceCore
-from ftrace.ops import FTRACE_OPS_FL_GLOBAL, FtraceError, apply_filter, ftrace_hash, ftrace_ops
-from ftrace.ring_buffer import RingBuffer
-from ftrace.tracers import CffiOpsFunc, FGraph, FunctionTrace, IpSet, PyOpsFunc, Tasks, TraceClock
+from ftrace.formats import text as trace_output
+from ftrace.kernel import events as ev_mod
+from ftrace.kernel.core import FtraceCore
+from ftrace.kernel.ops import FTRACE_OPS_FL_GLOBAL, FtraceError, apply_filter, ftrace_hash, ftrace_ops
+from ftrace.kernel.ring_buffer import RingBuffer
+from ftrace.kernel.tracers import CffiOpsFunc, FGraph, FunctionTrace, IpSet, PyOpsFunc, Tasks, TraceClock
 
 TRACERS = ("function_graph", "function", "nop")
 FTRACE_GRAPH_MAX_FUNCS = 32
@@ -79,7 +79,7 @@ class Ftrace(FtraceCore):
             self.register_ftrace_function(self.function_ops)
         elif name == "function_graph":
             if self.graph_bind is None:
-                from ftrace.tracers import FtraceReturnToHandler, PrepareFtraceReturn
+                from ftrace.kernel.tracers import FtraceReturnToHandler, PrepareFtraceReturn
                 self.graph_bind = (self.bind_trampoline("prepare_ftrace_return", PrepareFtraceReturn(self.graph)),
                                    self.bind_trampoline("ftrace_return_to_handler",
                                                         FtraceReturnToHandler(self.graph)))

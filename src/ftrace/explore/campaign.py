@@ -1,6 +1,6 @@
 """Campaigns: many explorer runs (explore.run_one), serially, over a process pool or over a Dask cluster.
 
-    from ftrace.campaign import tasks_for, run_campaign
+    from ftrace.explore.campaign import tasks_for, run_campaign
     tasks = tasks_for(["breakpoint", "direct"], drop="each", runs=100, seed=0)
     results = run_campaign(tasks, backend="process")        # {(method, drop, seed): RunResult}
 
@@ -25,8 +25,8 @@ import sys
 import threading
 import time
 
-from ftrace.explore import Config, RunResult, run_one, tally
-from ftrace.methods import METHODS, droppable_help
+from ftrace.explore.run import Config, RunResult, run_one, tally
+from ftrace.kernel.methods import METHODS, droppable_help
 
 BACKENDS = ("serial", "process", "dask")
 

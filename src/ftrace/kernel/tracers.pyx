@@ -17,7 +17,7 @@ from libc.stdlib cimport malloc, calloc, free
 from cpu.core cimport Core, HostCall, ExceptionHandler
 from cpu.memory cimport ld32, st32
 from cpu.addrset cimport find_u32
-from ftrace.ring_buffer cimport RingBuffer, trace_event, TRACE_FN, TRACE_GRAPH_ENT, TRACE_GRAPH_RET
+from ftrace.kernel.ring_buffer cimport RingBuffer, trace_event, TRACE_FN, TRACE_GRAPH_ENT, TRACE_GRAPH_RET
 
 from cpu.faults import GuestFault
 

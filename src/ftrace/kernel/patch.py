@@ -8,7 +8,7 @@ waiting for all of them (the kernel's on_each_cpu(do_sync_core, NULL, 1)).
 """
 import errno
 
-from ftrace.insn import halves, mem_to_opcode, opcode_to_mem
+from ftrace.kernel.insn import halves, mem_to_opcode, opcode_to_mem
 
 from cpu.machine import CORE_RUNNING, CORE_PARKED
 

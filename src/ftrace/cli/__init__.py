@@ -5,7 +5,7 @@
     ftrace record [-o trace.dat] [PROG]  like trace-cmd record: write a trace-cmd trace.dat
     ftrace report [-i trace.dat]         per-function calls, total and self time (like uftrace report)
     ftrace show [-i trace.dat]           the kernel text format from a recorded file (also: replay -i FILE)
-    ftrace explore / replay --seed S     the code-patching protocol explorer (see explore.py)
+    ftrace explore / replay --seed S     the code-patching protocol explorer (see ftrace/explore)
     ftrace cflags / ldflags              how to build a program for it (like pkg-config)
 """
 import argparse
@@ -18,13 +18,13 @@ import cpu
 from cpu import memmap
 from cpu.__main__ import format_stats
 from cpu.faults import ELFError, GuestFault, InstructionLimit
-from ftrace.cli_explore import add_explore_parsers, cmd_explore
-from ftrace.cli_explore import cmd_replay as explorer_replay
-from ftrace.methods import METHODS
-from ftrace.ops import FtraceError
-from ftrace.trace import TRACERS, Ftrace
+from ftrace.cli.explore import add_explore_parsers, cmd_explore
+from ftrace.cli.explore import cmd_replay as explorer_replay
+from ftrace.kernel.methods import METHODS
+from ftrace.kernel.ops import FtraceError
+from ftrace.kernel.trace import TRACERS, Ftrace
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))     # the ftrace package
 GUEST_BIN = os.path.join(HERE, "guest", "bin")
 DEMO_PROGRAM = os.path.join(GUEST_BIN, "workload-O2.elf")   # = ftrace.DEMO_PROGRAM
 CPU_GUEST = os.path.join(os.path.dirname(os.path.abspath(cpu.__file__)), "guest")
@@ -206,7 +206,9 @@ def cmd_run(args):
 
 
 def cmd_record(args):
-    from ftrace import export
+    from ftrace.formats.chrome import write_chrome_json
+    from ftrace.formats.folded import write_folded
+    from ftrace.formats.tracedat import write_trace_dat
     program, argv = program_of(args)
     m, ft, log = traced_run(args, program, argv, sys.stdout.buffer)
     funcs = [(s.addr, s.size, s.name) for s in m.image.funcs]
@@ -219,26 +221,26 @@ def cmd_record(args):
     lost = {c: ft.rb.overrun(c) for c in range(m.ncores) if ft.rb.overrun(c)}
     output = args.output or {"dat": "trace.dat", "json": "trace.json", "folded": "trace.folded"}[args.format]
     if args.format == "dat":
-        export.write_trace_dat(output, ft.raw_events(), ft.symbolize, m.ncores, comms, funcs=funcs,
-                               tracer=ft.current_tracer, clock_hz=m.cpu_hz, lost=lost)
+        write_trace_dat(output, ft.raw_events(), ft.symbolize, m.ncores, comms, funcs=funcs,
+                        tracer=ft.current_tracer, clock_hz=m.cpu_hz, lost=lost)
     elif args.format == "json":
-        export.write_chrome_json(output, ft.raw_events(), ft.symbolize, m.ncores, comms)
+        write_chrome_json(output, ft.raw_events(), ft.symbolize, m.ncores, comms)
     else:
-        export.write_folded(output, ft.raw_events(), ft.symbolize)
+        write_folded(output, ft.raw_events(), ft.symbolize)
     print(f"ftrace: recorded {sum(ft.rb.entries(c) for c in range(m.ncores))} events "
           f"({ft.current_tracer}) to {output}", file=sys.stderr)
     return 0
 
 
 def cmd_report(args):
-    from ftrace import recorded
+    from ftrace.formats import recorded
     rec = recorded.load(args.input)
     sys.stdout.write(recorded.report(rec, sort=args.sort))
     return 0
 
 
 def cmd_show(args):
-    from ftrace import recorded
+    from ftrace.formats import recorded
     rec = recorded.load(args.input)
     sys.stdout.write(recorded.show(rec))
     return 0

@@ -30,8 +30,9 @@ prologue_kind names the prologue's instructions in order, joined by '+': 'push' 
 instruction the analysis does not model (lr_offset is then None and the site is listed in McountInfo.unknown;
 record_mcount(strict=True) raises PrologueError instead).
 
-    python src/ftrace/recordmcount.py ELF...   prints the sites (like available_filter_functions) and a summary of
-                                               the prologue kinds (also as python -m ftrace.recordmcount)
+    python src/ftrace/kernel/recordmcount.py ELF...
+        prints the sites (like available_filter_functions) and a summary of the prologue kinds (also as
+        python -m ftrace.kernel.recordmcount)
 """
 import bisect
 import io
@@ -404,7 +405,7 @@ def record_mcount(image_path, strict=False):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
-        print("usage: python -m ftrace.recordmcount ELF...", file=sys.stderr)
+        print("usage: python -m ftrace.kernel.recordmcount ELF...", file=sys.stderr)
         return 2
     status = 0
     for path in argv:

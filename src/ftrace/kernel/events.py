@@ -23,7 +23,7 @@ import os
 import cffi
 
 __all__ = ["ffi", "EVENT_SIZE", "TRACE_FN", "TRACE_GRAPH_ENT", "TRACE_GRAPH_RET", "TYPE_NAMES",
-           "as_events", "iter_events", "merge", "to_dict", "Event", "rows"]
+           "as_events", "iter_events", "merge", "to_dict", "Event"]
 
 HEADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "trace_event.h")
 
@@ -148,51 +148,3 @@ class Event:
         """rettime - calltime (ns) of a funcgraph_exit event."""
         return (self.ts - self.calltime) & 0xFFFFFFFFFFFFFFFF
 
-
-# ---- any event kind as a field tuple, for the writers (export, tracedat) ----
-
-_FIELDS = ("type", "cpu", "pid", "ts", "ip", "parent_ip", "depth", "calltime")
-_TYPE_OF_NAME = {name: t for t, name in TYPE_NAMES.items()}
-
-
-def _row(ev):
-    """(type, cpu, pid, ts, ip, parent_ip, depth, calltime) of one event of any accepted kind."""
-    if isinstance(ev, dict):
-        t = ev.get("type", 0)
-        if isinstance(t, str):
-            t = _TYPE_OF_NAME.get(t, 0)
-        pip = ev.get("parent_ip")
-        if pip is None:
-            pip = ev.get("overrun", 0)
-        ts = ev.get("ts")
-        if ts is None:
-            ts = ev.get("rettime", 0)
-        return (t, ev.get("cpu", 0), ev.get("pid", 0), ts, ev.get("ip", 0), pip or 0,
-                ev.get("depth", 0), ev.get("calltime", 0))
-    try:
-        return (ev.type, ev.cpu, ev.pid, ev.ts, ev.ip, ev.parent_ip, ev.depth, ev.calltime)
-    except AttributeError:
-        t = getattr(ev, "type", 0)
-        if isinstance(t, str):
-            t = _TYPE_OF_NAME.get(t, 0)
-        return (t,) + tuple(getattr(ev, f, 0) or 0 for f in _FIELDS[1:])
-
-
-def rows(events):
-    """The events as (type, cpu, pid, ts, ip, parent_ip, depth, calltime) tuples, one transient tuple at a time.
-
-    An event is any of: a cffi ``struct trace_event`` (what :func:`iter_events`/:func:`merge` yield; they take
-    the direct path); an object with the trace_event.h field names (:class:`Event`, ``types.SimpleNamespace``,
-    ...), missing ones reading as 0; a dict with those keys, or a dict from :func:`to_dict` (``type`` given by
-    name, ``overrun`` for the funcgraph_exit overrun count).  For graph returns ``ts`` is rettime and
-    ``parent_ip`` the overrun count, as in trace_event.h."""
-    it = iter(events)
-    for first in it:
-        if isinstance(first, ffi.CData):
-            yield _row(first)
-            for ev in it:
-                yield (ev.type, ev.cpu, ev.pid, ev.ts, ev.ip, ev.parent_ip, ev.depth, ev.calltime)
-        else:
-            yield _row(first)
-            for ev in it:
-                yield _row(ev)

@@ -1,5 +1,5 @@
 """The two views ``ftrace show`` and ``ftrace report`` print from a trace.dat that ``ftrace record`` wrote (read
-by :func:`ftrace.tracedat.load`, re-exported here).
+by :func:`ftrace.formats.tracedat.load`, re-exported here).
 
     rec = load("trace.dat")          # -> Recording (ValueError naming what was expected if the file is not one)
     print(show(rec))                 # the kernel's `trace` text, as Ftrace.trace printed it for the run
@@ -9,10 +9,10 @@ by :func:`ftrace.tracedat.load`, re-exported here).
 an ftrace_bug (ftrace_is_dead) the live header has the "FUNCTION TRACING IS CORRUPTED" warning pair; the file
 has no place for that flag, so show() never prints it.
 """
-from ftrace import trace_output
-from ftrace.events import TRACE_FN, TRACE_GRAPH_ENT, TRACE_GRAPH_RET
-from ftrace.export import matching_entry
-from ftrace.tracedat import Recording, load
+from ftrace.formats import text as trace_output
+from ftrace.kernel.events import TRACE_FN, TRACE_GRAPH_ENT, TRACE_GRAPH_RET
+from ftrace.formats.common import matching_entry
+from ftrace.formats.tracedat import Recording, load
 
 __all__ = ["Recording", "load", "show", "report", "format_time", "function_stats"]
 

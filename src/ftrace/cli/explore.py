@@ -7,16 +7,16 @@
 
 explore prints one line per method (and dropped step): `METHOD: violations V of R runs (kind n, ...)`, then a
 replay command for the first violating seed of each, and exits 0 whether or not violations were found (2 on a
-usage error).  cli.py (the `ftrace` command) calls add_explore_parsers(subparsers) and dispatches to
+usage error).  ftrace.cli (the `ftrace` command) calls add_explore_parsers(subparsers) and dispatches to
 cmd_explore / cmd_replay.
 """
 import sys
 import time
 
-from ftrace.campaign import (BACKENDS, CampaignError, JsonlWriter, labels_for, replay_command, run_campaign,
+from ftrace.explore.campaign import (BACKENDS, CampaignError, JsonlWriter, labels_for, replay_command, run_campaign,
                              tasks_for)
-from ftrace.explore import Config, explain, summarize
-from ftrace.methods import METHODS, check_drop, droppable_help
+from ftrace.explore.run import Config, explain, summarize
+from ftrace.kernel.methods import METHODS, check_drop, droppable_help
 
 
 def add_explore_parsers(subparsers):
@@ -93,7 +93,7 @@ def cmd_explore(args):
         tasks = tasks_for(methods, args.drop, args.runs, args.seed, args.drop_runs)
         if args.report:
             try:
-                from ftrace.report import write_report
+                from ftrace.explore.report import write_report
             except ImportError as e:         # before the campaign, not after it
                 raise CampaignError(str(e))
         cost_cores = None
@@ -102,7 +102,7 @@ def cmd_explore(args):
         cost_programs = None
         if args.cost_programs:
             cost_programs = [p if p.endswith(".elf") else p + ".elf" for p in args.cost_programs.split(",") if p]
-            from ftrace.costs import program_path
+            from ftrace.explore.costs import program_path
             missing = [p for p in cost_programs if program_path(p) is None]
             if missing:
                 raise CampaignError(f"--cost-programs: {', '.join(missing)} not found")
@@ -140,12 +140,12 @@ def cmd_explore(args):
     if args.report:
         rows = []
         if cost_cores:
-            from ftrace import costs
+            from ftrace.explore import costs
             progs = cost_programs or costs.available_programs()
             n = len(progs) * len(cost_cores) * len(METHODS)
             print(f"explore: cost figures, {n} measurements ({', '.join(progs)} x {cost_cores} cores)",
                   file=sys.stderr)
-            from ftrace.campaign import Progress
+            from ftrace.explore.campaign import Progress
             bar = Progress(n, desc="costs", enabled=not args.quiet, unit="measurement")
             rows = costs.cost_matrix_parallel(tuple(METHODS), progs, tuple(cost_cores), jobs=args.jobs,
                                               progress=lambda row: bar.advance())

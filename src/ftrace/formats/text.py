@@ -36,7 +36,7 @@ Timestamps (``ev.ts``, ``ev.calltime``) are nanoseconds.  The ``format_*`` funct
 line newline-terminated; the ``iter_*_lines`` generators yield the lines without newlines.  The hot loops read
 cdata fields directly and cache symbol and comm strings; they never build a dict per event.
 """
-from ftrace.events import TRACE_FN, TRACE_GRAPH_ENT, TRACE_GRAPH_RET
+from ftrace.kernel.events import TRACE_FN, TRACE_GRAPH_ENT, TRACE_GRAPH_RET
 
 __all__ = ["DEFAULT_OPTIONS", "resolve_options", "trace_header", "format_function", "iter_function_lines",
            "format_graph", "iter_graph_lines", "format_lost", "trace_find_mark", "graph_duration",

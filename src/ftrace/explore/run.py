@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 
 import cpu
 from cpu.core import FetchViolation
-from ftrace.methods import METHODS, check_drop
-from ftrace.ops import FtraceError
-from ftrace.trace import Ftrace
+from ftrace.kernel.methods import METHODS, check_drop
+from ftrace.kernel.ops import FtraceError
+from ftrace.kernel.trace import Ftrace
 
-GUEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guest", "bin")
+GUEST = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "guest", "bin")
 
 
 HALF = "*0 *2 *4 *6 *8"             # hot.elf's 32 even-numbered functions h0, h2, ... h62

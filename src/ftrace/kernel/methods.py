@@ -28,10 +28,10 @@ Any method can be weakened for ablation by naming steps to drop (`drop`, from it
 import errno
 from typing import Callable, NamedTuple
 
-from ftrace import insn
-from ftrace.records import (FTRACE_UPDATE_IGNORE, FTRACE_UPDATE_MAKE_CALL, ftrace_test_record,
+from ftrace.kernel import insn
+from ftrace.kernel.records import (FTRACE_UPDATE_IGNORE, FTRACE_UPDATE_MAKE_CALL, ftrace_test_record,
                             ftrace_update_record)
-from ftrace.tracers import FTRACE_BKPT_IMM
+from ftrace.kernel.tracers import FTRACE_BKPT_IMM
 
 BKPT_INSN = insn.BKPT | FTRACE_BKPT_IMM
 B_OVER = 0xE001            # b.n .+6 from the push {lr}: over the push and the 32-bit slot (branch_over's nop)

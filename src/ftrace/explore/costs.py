@@ -1,7 +1,7 @@
 """What live patching costs, per method: one enable and one disable of every call site, measured while every
 core runs traced code.
 
-    from ftrace.costs import measure, cost_matrix
+    from ftrace.explore.costs import measure, cost_matrix
     m = measure("breakpoint", "bigfuncs-1k.elf", cores=4)   # {"enable": {...}, "disable": {...}, ...}
     rows = cost_matrix()                                    # every method x program x core count
 
@@ -40,10 +40,10 @@ from dataclasses import asdict, dataclass
 import cpu
 from cpu import memmap
 from cpu.machine import Deadlock
-from ftrace.methods import METHODS
-from ftrace.trace import Ftrace
+from ftrace.kernel.methods import METHODS
+from ftrace.kernel.trace import Ftrace
 
-GUEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guest")
+GUEST = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "guest")
 PROGRAMS = ("bigfuncs-1k.elf", "bigfuncs-10k.elf", "bigfuncs-50k.elf")
 CORES = (2, 4, 16, 64)
 FIGURES = ("cycles", "others_lost_cycles", "ipis", "syncs", "writes", "sites", "bkpt_hits", "cmodx_fetches",
@@ -221,7 +221,7 @@ def ranking(rows, what="enable", key="cycles"):
 def main(argv=None):
     import argparse
     import json
-    ap = argparse.ArgumentParser(prog="python -m ftrace.costs", description="patching cost per method")
+    ap = argparse.ArgumentParser(prog="python -m ftrace.explore.costs", description="patching cost per method")
     ap.add_argument("--method", action="append", choices=(*METHODS, "all"))
     ap.add_argument("--program", action="append", help="bigfuncs ELF name (default: 1k, 10k, 50k if present)")
     ap.add_argument("--cores", default=",".join(map(str, CORES)))

@@ -1,6 +1,6 @@
 """trace-cmd ``trace.dat`` (version 6): the format's constants, the writer (:func:`write_trace_dat`) and the reader
 (:func:`load`, returning a :class:`Recording`).  ``ftrace record`` writes through the one and ``ftrace show`` /
-``ftrace report`` (ftrace.recorded) read through the other; the tests check both against trace-cmd itself.
+``ftrace report`` (ftrace.formats.recorded) read through the other; the tests check both against trace-cmd itself.
 
     write_trace_dat("trace.dat", ft.raw_events(), ft.symbolize, ncpus, comms, funcs=image.funcs)
     rec = load("trace.dat")          # -> Recording (ValueError naming what was expected if the file is not one)
@@ -39,7 +39,7 @@ little-endian, written as a 32-bit ARM Linux v3.6 kernel would have produced it:
   reports as ``CPU:N [n EVENTS DROPPED]``.
 * timestamps are the events' ns, with trace clock ``local``.
 
-`events` is an iterable of events in display order, streamed (see :func:`ftrace.events.rows` for the kinds of
+`events` is an iterable of events in display order, streamed (see :func:`ftrace.formats.common.rows` for the kinds of
 event accepted); the only state kept is a page per CPU.
 
 Reading
@@ -55,10 +55,10 @@ are decoded like libtraceevent's kbuffer: u64 page timestamp, commit (RB_MISSED_
 and the lost count stored after the data), events with a 5-bit type_len / 27-bit time_delta header (type_len 0:
 length in array[0]; 29 padding; 30 time extend; 31 v3.6 time stamp, skipped).
 
-The records come back as :class:`ftrace.events.Event` (trace_event.h field names and types: function = 1,
+The records come back as :class:`ftrace.kernel.events.Event` (trace_event.h field names and types: function = 1,
 funcgraph_entry = 2, funcgraph_exit = 3; ``ts`` ns from the ring buffer, for a funcgraph_exit the rettime, its
 ``parent_ip`` the overrun count and ``calltime`` from the record), per CPU in buffer order and merged over
-CPUs in timestamp order with ties to the lower CPU, as :func:`ftrace.events.merge` does.
+CPUs in timestamp order with ties to the lower CPU, as :func:`ftrace.kernel.events.merge` does.
 
 Symbols: :meth:`Recording.symbolize` answers like ``cpu.loader.Image.symbolize`` from the file's kallsyms
 alone: ``(name, offset)`` of the symbol with the highest address <= addr (Thumb bit ignored), nothing below
@@ -84,7 +84,8 @@ import tempfile
 from bisect import bisect_right
 from typing import NamedTuple, Optional
 
-from ftrace.events import TRACE_FN, TRACE_GRAPH_ENT, TRACE_GRAPH_RET, Event, rows
+from ftrace.formats.common import rows
+from ftrace.kernel.events import TRACE_FN, TRACE_GRAPH_ENT, TRACE_GRAPH_RET, Event
 
 __all__ = ["write_trace_dat", "load", "Recording", "Page",
            "KERNEL_TRACE_FN", "KERNEL_TRACE_GRAPH_RET", "KERNEL_TRACE_GRAPH_ENT",
@@ -465,7 +466,7 @@ class Recording:
 
     Attributes: ``path``; ``version`` (6); ``long_size``; ``page_size``; ``tracer``; ``ncpus``; ``kallsyms``
     (sorted ``[(addr, type, name)]`` as in the file); ``comms`` ({pid: comm}); ``cpu_events`` (per CPU, the
-    :class:`~ftrace.events.Event` records in buffer order); ``events`` (all of them merged in timestamp
+    :class:`~ftrace.kernel.events.Event` records in buffer order); ``events`` (all of them merged in timestamp
     order); ``lost`` ({cpu: events the writer recorded as lost before that CPU's data}); ``clock`` (the trace
     clock, e.g. "local"); ``uname``; ``options`` ({option id: raw bytes}, in file order); ``formats`` ({event
     id: (name, {field: (offset, size, signed)})}).  The sections as stored: ``header_page``, ``header_event``,

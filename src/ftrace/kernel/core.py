@@ -10,13 +10,13 @@ sites change is the arch layer's, an update method object from methods.METHODS w
 import errno
 
 from cpu.machine import CORE_RUNNING
-from ftrace import insn
-from ftrace.ops import (FTRACE_OPS_FL_ENABLED, FTRACE_OPS_FL_GLOBAL, FtraceError, ftrace_ops, hash_rec_update)
-from ftrace.methods import METHODS, FtraceServices
-from ftrace.patch import CodePatcher
-from ftrace.recordmcount import record_mcount
-from ftrace.records import FtracePages, dyn_ftrace
-from ftrace.tracers import (FtraceBreakpoint, IpSet, ListCall, ListEntry, OpsCall, LR_IN_REGISTER, LR_UNKNOWN)
+from ftrace.kernel import insn
+from ftrace.kernel.ops import (FTRACE_OPS_FL_ENABLED, FTRACE_OPS_FL_GLOBAL, FtraceError, ftrace_ops, hash_rec_update)
+from ftrace.kernel.methods import METHODS, FtraceServices
+from ftrace.kernel.patch import CodePatcher
+from ftrace.kernel.recordmcount import record_mcount
+from ftrace.kernel.records import FtracePages, dyn_ftrace
+from ftrace.kernel.tracers import (FtraceBreakpoint, IpSet, ListCall, ListEntry, OpsCall, LR_IN_REGISTER, LR_UNKNOWN)
 
 FTRACE_UPDATE_CALLS = 1 << 0
 FTRACE_DISABLE_CALLS = 1 << 1
