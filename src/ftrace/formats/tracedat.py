@@ -644,7 +644,7 @@ def _decoder(r, ident, name, fields):
 
 
 def load(path):
-    """Read a trace.dat written by export.write_trace_dat (or another v6 trace-cmd file with the ftrace
+    """Read a trace.dat written by write_trace_dat (or another v6 trace-cmd file with the ftrace
     function / funcgraph events) and return a :class:`Recording`.
 
     `path`: a file name, or a binary file object.  Raises ValueError (message: the file and what was expected)
