@@ -71,6 +71,36 @@ def test_machine_model_plumbing():
         cpu.Machine(line_size=24)
 
 
+def test_explicit_ideal_model_reproduces_the_golden_fingerprints():
+    """Machine(model="ideal") is today's machine: a golden SMP run and a golden ftrace update (breakpoint method:
+    BKPT handlers and syncs) give the recorded fingerprints."""
+    import json
+    import ftrace
+    import golden
+    with open(golden.GOLDEN) as f:
+        want = json.load(f)
+    base = os.path.join(os.path.dirname(cpu.__file__), "guest")
+    m = cpu.Machine(cores=4, seed=1, schedule="random", quantum=20, evict_rate=3000, model="ideal")
+    so = io.BytesIO()
+    m.load_elf(os.path.join(base, "smp/bin/counter.elf"), argv=["counter.elf", "18"], stdout=so, stderr=so)
+    code = m.run(max_instructions=10**8)
+    assert dict(exit=code, output=golden._h(so.getvalue()), schedule=golden._record_hash(m.record),
+                steps=len(m.record), stats=m.stats()) == want["cpu"]["smp/bin/counter.elf:4:random:20:3000:1"]
+    m = cpu.Machine(cores=4, seed=1, schedule="random", quantum=50, model=Model())
+    m.load_elf(ftrace.DEMO_PROGRAM, argv=["workload", "6"], stdout=io.BytesIO(), stderr=io.BytesIO())
+    ft = ftrace.Ftrace(m, method="breakpoint")
+    ft.set_ftrace_filter("fib* hash_str")
+    ft.current_tracer = "function"
+    ft.run_for(200_000)
+    ft.ftrace_disable()
+    ft.run_for(200_000)
+    ft.ftrace_enable()
+    m.run(max_instructions=10**8)
+    g = want["ftrace"]["breakpoint:function"]
+    assert (golden._record_hash(m.record), m.stats(), golden._h(ft.trace)) == (g["schedule"], g["stats"], g["trace"])
+    assert m.handlers_active == 0 and all(c.handler_time == 0 for c in m.cores)
+
+
 def cli(*args):
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(cpu.__file__)))
     return subprocess.run([sys.executable, "-m", "cpu", "run", *args], capture_output=True, text=True, env=env)
