@@ -226,7 +226,7 @@ def test_handler_body_runs_handler_cycles_after_entry_while_agents_run():
             yield
         m.write32(sym(m, "stop"), 1)
     m.spawn(agent(), cpu=1, name="observer")
-    assert m.run(max_instructions=10**6) == 0
+    assert m.run(max_instructions=10**6) == 0 and not m.agents
     # every body ran exactly H handler cycles after its entry
     assert len(hits) > 3 and [t for _, t in hits] == [H * (k + 1) for k in range(len(hits))]
     inside = [s for s in seen if s[0]]
@@ -285,7 +285,7 @@ def test_disarming_a_handler_with_a_core_inside(model, protocol, faults):
             m.write32(sym(m, "stop"), 1)
         m.spawn(agent(), cpu=1)
         try:
-            assert m.run(max_instructions=10**6) == 0
+            assert m.run(max_instructions=10**6) == 0 and not m.agents      # ended by the agent's stop
             outcomes.append(False)
         except cpu.UnhandledException as e:
             assert "BKPT #1 with no handler" in str(e)

@@ -616,7 +616,8 @@ cdef class MachineCore:
                         halfwords executed and those in memory), cycles, instructions
           "bkpt", "udf", "svc"   the exception chains: callback(core, imm, pc) returns the pc to resume at, or
                         None to offer the exception to the next handler; an ExceptionHandler (C) works the same
-          "ipi"         callback(core, fn) as core takes the IPI fn, before fn runs
+          "ipi"         callback(core, fn) as core takes the IPI fn, before fn runs (under handler_cycles: at the
+                        end of the IPI handler's time)
           "code_write"  callback(core, addr, old, new, seq) for each logged halfword write to watched code (core
                         is None for a host write; seq is the write's number, Machine.wseq after it)
           "fault"       callback(core, fault) when a core's instructions raise a GuestFault: a true return says the

@@ -1,6 +1,9 @@
-/* litmus_handler: the guest of the handler-time litmus tests (tests/test_model.py).  Core 0 calls litmus_site,
- * a 16-bit NOP that the host patches into a BKPT handled by a host "bkpt" hook (which resumes past it), and
- * counts the calls in `counter` until the host sets `stop`. */
+/* litmus_handler [LIMIT]: the guest of the handler-time litmus tests (tests/test_model.py).  Core 0 calls
+ * litmus_site, a 16-bit NOP that the host patches into a BKPT handled by a host "bkpt" hook (which resumes past
+ * it), and counts the calls in `counter` until the host sets `stop` (or LIMIT calls, default 10000, so that it
+ * also ends alone). */
+#include <stdlib.h>
+
 volatile unsigned counter, stop;
 
 void litmus_site(void);
@@ -14,9 +17,10 @@ __asm__(".text\n"
         "\tbx lr\n"
         ".size litmus_site, . - litmus_site\n");
 
-int main(void)
+int main(int argc, char **argv)
 {
-    while (!stop) {
+    unsigned limit = argc > 1 ? strtoul(argv[1], NULL, 0) : 10000;
+    while (!stop && counter < limit) {
         litmus_site();
         counter++;
     }
