@@ -5,8 +5,9 @@ from cpu.machine import Machine, Deadlock
 from cpu.core import FetchViolation, CoreState, ExceptionHandler
 from cpu.scheduler import Outcome
 from cpu.loader import load_elf, Image
+from cpu.model import Model, MODELS, get_model
 
-__all__ = ["Machine", "Deadlock", "FetchViolation", "CoreState", "ExceptionHandler", "Outcome", "GuestFault",
+__all__ = ["Machine", "Model", "MODELS", "get_model", "Deadlock", "FetchViolation", "CoreState", "ExceptionHandler", "Outcome", "GuestFault",
            "MemoryFault", "AlignmentFault",
            "UndefinedInstruction", "InvalidStateFault", "UnhandledException", "SemihostingError",
            "InstructionLimit", "ELFError", "load_elf", "Image"]

@@ -6,6 +6,7 @@ import time
 
 from cpu.faults import GuestFault, InstructionLimit, ELFError
 from cpu.machine import Machine, SCHEDULES
+from cpu.model import MODELS
 
 GUEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guest")
 ARCH_FLAGS = "-mthumb -march=armv7-m -mfloat-abi=soft"
@@ -20,7 +21,10 @@ def ldflags():
 
 
 def format_stats(machine, seconds):
-    lines = [f"{'cpu':>4} {'instructions':>14} {'cycles':>14} {'icache hit':>12} {'miss':>8} {'ipis':>6} "
+    model = machine.model
+    relax = ", ".join(f"{k}={getattr(model, k)}" for k in model.relaxations)
+    lines = [f"model {model.name}" + (f" ({relax})" if relax else ""),
+             f"{'cpu':>4} {'instructions':>14} {'cycles':>14} {'icache hit':>12} {'miss':>8} {'ipis':>6} "
              f"{'bkpt':>6} {'stale':>6} {'late':>6} {'torn':>6}"]
     for s in machine.stats():
         lines.append(f"{s['core']:>4} {s['instructions']:>14} {s['cycles']:>14} {s['icache_hits']:>12} "
@@ -34,6 +38,8 @@ def format_stats(machine, seconds):
 
 def add_machine_args(p):
     p.add_argument("--cores", type=int, default=1, help="number of cores (1-256, default 1)")
+    p.add_argument("--model", choices=list(MODELS), default="ideal",
+                   help="machine model: how far IPIs, handlers and instruction fetch are relaxed (default ideal)")
     p.add_argument("--seed", type=int, default=0, help="seed for every random choice (default 0)")
     p.add_argument("--schedule", choices=SCHEDULES, default="round-robin",
                    help="interleaving of the cores (default round-robin)")
@@ -47,7 +53,7 @@ def add_machine_args(p):
 
 
 def make_machine(args):
-    return Machine(cores=args.cores, seed=args.seed, schedule=args.schedule, quantum=args.quantum,
+    return Machine(cores=args.cores, model=args.model, seed=args.seed, schedule=args.schedule, quantum=args.quantum,
                    mem_size=args.mem_size, icache=not args.no_icache)
 
 

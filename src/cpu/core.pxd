@@ -38,6 +38,7 @@ cdef enum:
     # Bits of Core.attention: reasons to leave the fast path at the next instruction boundary.
     ATTN_IPI = 1
     ATTN_STOP = 2
+    ATTN_HANDLER = 4    # inside a host handler that takes time (handler_cycles > 0)
 
 cdef enum:
     # Bits of MachineCore.hook_mask: which observer hooks are installed (each tested before any work).
@@ -87,6 +88,15 @@ cdef class Core:
     cdef public uint64_t watched_fetches    # fetches of addresses in the machine's fetch watch (CMODX audit)
     cdef uint64_t scratch_filled   # the older fill of the two lines a straddling instruction came from
     cdef public object ipi_queue
+    cdef uint64_t ipi_due         # the pending IPI may be taken once instructions reaches this (ipi_latency)
+    # A host handler that takes time (handler_cycles > 0): cycles left, and the body run at its end, either an
+    # exception chain (handler_exc, imm, pc) or the IPI functions taken (handler_ipis)
+    cdef readonly bint in_handler
+    cdef readonly uint64_t handler_time     # cycles spent inside host handlers
+    cdef uint64_t handler_left
+    cdef str handler_exc
+    cdef uint32_t handler_imm, handler_pc
+    cdef list handler_ipis
 
     cdef long run(self, long budget) except -1
     cdef line_t* icache_line(self, uint32_t addr) except NULL
@@ -96,7 +106,12 @@ cdef class Core:
     cdef void icache_invalidate_mva(self, uint32_t addr) noexcept
     cdef void evict_line(self) noexcept
     cdef int take_attention(self) except -1
-    cdef int exception(self, list chain, uint32_t imm, uint32_t pc, str what) except -1
+    cdef void context_sync(self) noexcept
+    cdef int run_ipis(self, list queue) except -1
+    cdef void enter_handler(self, str exc, uint32_t imm, uint32_t pc, list ipis) noexcept
+    cdef int64_t handler_tick(self, int64_t room) except -1
+    cdef int exception(self, str kind, uint32_t imm, uint32_t pc) except -1
+    cdef int exception_body(self, str kind, uint32_t imm, uint32_t pc) except -1
     cdef int fetch_event(self, str kind, uint32_t pc, uint32_t hw1, int64_t hw2, bint violation) except -1
     cdef int load_write_pc(self, uint32_t v) except -1
     cdef uint32_t read_special(self, uint32_t sysm) noexcept
@@ -131,8 +146,19 @@ cdef class MachineCore:
     cdef public object semihost
     cdef public object exit_code
     cdef public uint32_t hostcall_cost, ipi_cost
+    # The machine model's knobs (cpu.model.Model, set by Machine.__init__); all 0 is the ideal machine
+    cdef public int model_ipi_latency       # a target takes an IPI after 0..N of its own instructions
+    cdef public int model_granule           # fill granule: 0 line, 1 word, 2 halfword
+    cdef public int model_pou               # fills see code stores only once cleaned to the PoU
+    cdef public int model_store_order       # code stores may reach the PoU out of order until a DSB
+    cdef public int model_prefetch          # prefetched instructions that survive an IC until a CSE
+    cdef public int model_ic_clears_prefetch
+    cdef public int model_handler_cycles    # host handlers take this many cycles, IPIs masked
+    cdef readonly object model              # the cpu.model.Model
+    cdef readonly int handlers_active       # cores inside a host handler now
 
     cdef uint64_t random(self) noexcept
+    cdef uint64_t ipi_delay(self) noexcept
     cdef void update_hook_mask(self) noexcept
     cdef int logged_store(self, Core writer, uint32_t a, uint32_t v, int size) except -1
     cdef int clear_monitors(self, Core writer, uint32_t a) except -1

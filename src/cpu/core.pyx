@@ -24,6 +24,7 @@ from cpu.codelog cimport logged_store as log_store
 from cpu.faults import (GuestFault, MemoryFault, AlignmentFault, UndefinedInstruction, InvalidStateFault,
                         UnhandledException)
 from cpu.faults import insn_hex
+from cpu.model import get_model
 
 
 class FetchViolation(GuestFault):
@@ -172,10 +173,28 @@ cdef class Core:
     cdef int fault(self, type cls, str msg, object addr=None) except -1:
         raise cls(msg, core=self.id, pc=self.cur_pc, insn=self.cur_raw, addr=addr)
 
-    cdef int exception(self, list chain, uint32_t imm, uint32_t pc, str what) except -1:
+    cdef void context_sync(self) noexcept:
+        """A context synchronization event (ISB, exception entry or return: ARM ARM glossary): no later
+        instruction is fetched before it, so the next fetch looks its line up again."""
+        self.cur_tag = INVALID_TAG
+
+    cdef int exception(self, str kind, uint32_t imm, uint32_t pc) except -1:
+        """Take a BKPT/SVC/UDF exception to the host chain `kind`.  Atomic on the ideal machine; under
+        handler_cycles the core spends that long in the handler first, and the chain is consulted at its end, as
+        it then stands (a patcher that disarmed the handler meanwhile leaves the exception unhandled: the hazard
+        of x86 commit 285a54efe386).  Entry and return are context synchronization events."""
+        self.context_sync()
+        if self.m.model_handler_cycles:
+            self.enter_handler(kind, imm, pc, None)
+            return 0
+        self.exception_body(kind, imm, pc)
+        self.context_sync()
+        return 0
+
+    cdef int exception_body(self, str kind, uint32_t imm, uint32_t pc) except -1:
         """Offer the exception to each handler in order; the first that takes it says where to resume."""
         cdef int64_t r
-        for h in chain:
+        for h in self.m.hook_lists[kind]:
             if isinstance(h, ExceptionHandler):
                 r = (<ExceptionHandler>h).handle(self, imm, pc)
             else:
@@ -184,9 +203,39 @@ cdef class Core:
             if r >= 0:
                 self.pc = <uint32_t>r & 0xfffffffeu
                 return 0
-        if what == "UDF":
+        if kind == "udf":
             self.fault(UndefinedInstruction, f"UDF #{imm} with no handler")
-        self.fault(UnhandledException, f"{what} #{imm} with no handler")
+        self.fault(UnhandledException, f"{kind.upper()} #{imm} with no handler")
+
+    cdef void enter_handler(self, str exc, uint32_t imm, uint32_t pc, list ipis) noexcept:
+        """Enter a host handler that takes handler_cycles; its body (exception chain exc, or the IPI functions
+        ipis) runs at the end.  IPIs stay pending meanwhile, as an int3 handler runs with IRQs off on x86."""
+        self.in_handler = 1
+        self.handler_left = self.m.model_handler_cycles
+        self.handler_exc, self.handler_imm, self.handler_pc, self.handler_ipis = exc, imm, pc, ipis
+        self.m.handlers_active += 1
+        self.attention |= ATTN_HANDLER
+
+    cdef int64_t handler_tick(self, int64_t room) except -1:
+        """Spend up to room cycles of the current handler (charged as stall cycles); at its end run the body
+        and return from the exception.  Returns the cycles spent."""
+        cdef int64_t k = <int64_t>self.handler_left if <int64_t>self.handler_left < room else room
+        self.handler_left -= k
+        self.stall_cycles += k
+        self.handler_time += k
+        if self.handler_left:
+            return k
+        exc, ipis = self.handler_exc, self.handler_ipis
+        self.handler_exc, self.handler_ipis = None, None
+        self.in_handler = 0
+        self.m.handlers_active -= 1
+        self.attention &= ~ATTN_HANDLER
+        if ipis is not None:
+            self.run_ipis(ipis)
+        else:
+            self.exception_body(exc, self.handler_imm, self.handler_pc)
+        self.context_sync()
+        return k
 
     cdef int host_call(self, uint32_t pc) except -1:
         cdef uint32_t slot = (pc - HOSTCALL_BASE) >> 2
@@ -243,31 +292,47 @@ cdef class Core:
         return 0
 
     cdef int take_attention(self) except -1:
-        """Called at an instruction boundary when something is pending; returns 1 to end the quantum."""
-        cdef int a = self.attention
-        if a & ATTN_IPI:
+        """Called at an instruction boundary when something is pending; returns 1 to end the quantum.
+
+        A pending IPI is taken once its delay has run, unless PRIMASK is set or the core is inside a host handler:
+        a pending exception is taken only when its priority permits (ARMv7-M ARM B1.5).  Until then ATTN_IPI
+        stays set, so only a core with an IPI pending comes here at every instruction.  Every queued function
+        runs when the IPI is taken, as Linux's IPI handler flushes its whole call_single_queue.
+        """
+        if self.attention & ATTN_IPI and not self.primask and not self.in_handler \
+                and self.instructions >= self.ipi_due:
             self.attention &= ~ATTN_IPI
             queue, self.ipi_queue = self.ipi_queue, []
             if self.excl_valid:
                 self.excl_valid = 0
                 self.m.n_excl -= 1
-            for fn in queue:
-                self.ipis_taken += 1
-                self.stall_cycles += self.m.ipi_cost
-                if self.m.hook_mask & HOOK_IPI:
-                    for h in list(self.m.hook_lists["ipi"]):
-                        h(self, fn)
-                fn(self)
+            self.context_sync()
+            if self.m.model_handler_cycles:
+                self.enter_handler(None, 0, 0, queue)
+            else:
+                self.run_ipis(queue)
+                self.context_sync()
         if self.attention & ATTN_STOP:
             self.attention &= ~ATTN_STOP
             return 1
         return self.state != CORE_RUNNING
 
+    cdef int run_ipis(self, list queue) except -1:
+        for fn in queue:
+            self.ipis_taken += 1
+            self.stall_cycles += self.m.ipi_cost
+            if self.m.hook_mask & HOOK_IPI:
+                for h in list(self.m.hook_lists["ipi"]):
+                    h(self, fn)
+            fn(self)
+        return 0
+
     # ---- the interpreter ----
 
     cdef long run(self, long budget) except -1:
-        """Execute up to budget instructions; returns how many ran. Stops early when the core stops."""
-        cdef uint64_t start = self.instructions, limit = <uint64_t>budget
+        """Execute up to budget instructions; returns how many ran, plus the cycles spent inside host handlers
+        (which use the budget too, so a recorded quantum replays exactly).  Stops early when the core stops."""
+        cdef uint64_t start = self.instructions, limit = <uint64_t>budget, h0 = self.handler_time
         cdef insn_t* d
         cdef uint32_t pc, cond
         cdef bint in_it
@@ -279,6 +344,9 @@ cdef class Core:
             if self.attention:
                 if self.take_attention():
                     break
+                if self.in_handler:
+                    limit -= self.handler_tick(limit - (self.instructions - start))
+                    continue
             pc = self.pc
             if (pc >> self.ic.line_shift) != self.cur_tag:
                 if pc >= m.mem_size:
@@ -315,7 +383,7 @@ cdef class Core:
             if execute(self, d, pc, in_it):
                 break
         self.attention &= ~ATTN_STOP    # a stop request ends the quantum it was made in, never a later one
-        return self.instructions - start
+        return self.instructions - start + (self.handler_time - h0)
 
     cdef int load_write_pc(self, uint32_t v) except -1:
         if not (v & 1):
@@ -404,7 +472,7 @@ cdef class Core:
         self.stall_cycles += cycles
 
     def step(self, long count=1):
-        """Run up to count instructions on this core alone; returns how many ran."""
+        """Run up to count instructions on this core alone; returns how many ran (plus handler cycles, see run)."""
         if self.state == CORE_OFF:
             self.state = CORE_RUNNING
         return self.run(count)
@@ -418,7 +486,11 @@ cdef class Core:
             self.cur_tag = INVALID_TAG
 
     def send_ipi(self, fn):
-        """Queue fn(core) to run on this core at its next instruction boundary."""
+        """Queue fn(core) to run on this core when it takes the IPI: at its next unmasked instruction boundary,
+        after a delay of 0..ipi_latency of its own instructions (MachineCore.ipi_delay) drawn now."""
+        cdef uint64_t due = self.instructions + self.m.ipi_delay()
+        if not self.ipi_queue or due < self.ipi_due:
+            self.ipi_due = due
         self.ipi_queue.append(fn)
         self.attention |= ATTN_IPI
 
@@ -428,6 +500,11 @@ cdef class Core:
     @property
     def ipi_pending(self):
         return bool(self.ipi_queue)
+
+    @property
+    def primask(self):
+        """PRIMASK (CPSID i sets it): while 1 the core takes no IPI."""
+        return self.primask
 
     def evict_random_line(self):
         """Invalidate one line chosen by the machine's generator (widens the windows stale lines survive in)."""
@@ -452,9 +529,12 @@ cdef class MachineCore:
     """Shared state of the simulated SMP: coherent memory, the cores, the code-write log, handler chains, hooks."""
 
     def __cinit__(self, int cores=1, uint32_t mem_size=64 << 20, bint icache=True, uint32_t icache_size=32768,
-                  uint32_t icache_ways=4, uint32_t line_size=32, str replacement="round-robin",
-                  uint64_t seed=0, *args, **kwargs):
+                  uint32_t icache_ways=4, object line_size=None, str replacement="round-robin",
+                  uint64_t seed=0, *args, model="ideal", **kwargs):
         cdef uint32_t sets
+        self.model = get_model(model)
+        if line_size is None:
+            line_size = self.model.line_size
         if not 1 <= cores <= 256:
             raise ValueError(f"cores must be 1..256, got {cores}")
         if mem_size < 4096 or mem_size % 4096 or mem_size > 0xC0000000u:
@@ -501,6 +581,19 @@ cdef class MachineCore:
         self.rng ^= self.rng >> 27
         return (self.rng * 0x2545F4914F6CDD1Du) >> 11
 
+    cdef uint64_t ipi_delay(self) noexcept:
+        # Adversarial: 0 a quarter of the time, ipi_latency a quarter, otherwise uniform in 0..ipi_latency, so
+        # both extremes are common.  Nothing is drawn on the ideal machine, which keeps its generator's stream.
+        cdef uint64_t n = self.model_ipi_latency, r
+        if n == 0:
+            return 0
+        r = self.random() % 4
+        if r == 0:
+            return 0
+        if r == 1:
+            return n
+        return self.random() % (n + 1)
+
     def rand(self, uint64_t n):
         """A number in [0, n) from the machine's seeded generator."""
         if n == 0:
@@ -523,7 +616,8 @@ cdef class MachineCore:
                         halfwords executed and those in memory), cycles, instructions
           "bkpt", "udf", "svc"   the exception chains: callback(core, imm, pc) returns the pc to resume at, or
                         None to offer the exception to the next handler; an ExceptionHandler (C) works the same
-          "ipi"         callback(core, fn) as core takes the IPI fn, before fn runs
+          "ipi"         callback(core, fn) as core takes the IPI fn, before fn runs (under handler_cycles: at the
+                        end of the IPI handler's time)
           "code_write"  callback(core, addr, old, new, seq) for each logged halfword write to watched code (core
                         is None for a host write; seq is the write's number, Machine.wseq after it)
           "fault"       callback(core, fault) when a core's instructions raise a GuestFault: a true return says the

@@ -911,7 +911,7 @@ cdef inline int DSB(Core c, insn_t* d, uint32_t pc, bint in_it) except -1:
 
 cdef inline int ISB(Core c, insn_t* d, uint32_t pc, bint in_it) except -1:
     # refetch from the next instruction on (the icache may have been invalidated)
-    c.cur_tag = INVALID_TAG
+    c.context_sync()
     return 0
 
 
@@ -933,7 +933,8 @@ cdef inline int CPS(Core c, insn_t* d, uint32_t pc, bint in_it) except -1:
 
 
 cdef inline int BKPT(Core c, insn_t* d, uint32_t pc, bint in_it) except -1:
-    # BKPT 0xab is a semihosting call when the machine has a semihost; returning 1 ends the quantum on exit
+    # BKPT 0xab is a semihosting call when the machine has a semihost (always atomic: it is the runtime, not a
+    # handler a patcher races); returning 1 ends the quantum on exit
     c.bkpt_hits += 1
     if d.imm == SEMIHOSTING_BKPT and c.m.semihost is not None:
         c.pc = pc + 2
@@ -943,18 +944,18 @@ cdef inline int BKPT(Core c, insn_t* d, uint32_t pc, bint in_it) except -1:
             return 1
     else:
         c.pc = pc
-        c.exception(c.m.hook_lists["bkpt"], d.imm, pc, "BKPT")
+        c.exception("bkpt", d.imm, pc)
     return 0
 
 
 cdef inline int SVC(Core c, insn_t* d, uint32_t pc, bint in_it) except -1:
-    c.exception(c.m.hook_lists["svc"], d.imm, pc, "SVC")
+    c.exception("svc", d.imm, pc)
     return 0
 
 
 cdef inline int UDF(Core c, insn_t* d, uint32_t pc, bint in_it) except -1:
     c.pc = pc
-    c.exception(c.m.hook_lists["udf"], d.imm, pc, "UDF")
+    c.exception("udf", d.imm, pc)
     return 0
 
 

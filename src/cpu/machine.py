@@ -10,6 +10,7 @@ import sys
 from cpu.core import MachineCore, CoreState
 from cpu.faults import GuestFault, InstructionLimit, MemoryFault
 from cpu.loader import load_elf
+from cpu.model import GRANULES
 from cpu.scheduler import Scheduler, Outcome, Mode
 from cpu.semihosting import Semihosting
 from cpu import memmap
@@ -55,20 +56,30 @@ class Agent:
 class Machine(MachineCore):
     """`Machine(cores=N)`: N Thumb-2 cores sharing one memory, each with its own non-coherent icache.
 
-    Keyword arguments: mem_size, icache (False = always coherent baseline), icache_size, icache_ways,
-    line_size, replacement ('round-robin' or 'random'), seed, schedule ('round-robin', 'random', or 'timed':
+    Keyword arguments: model (a cpu.model.Model or a preset name, default 'ideal': how far fetch, IPIs and
+    handlers are relaxed; m.model), mem_size, icache (False = always coherent baseline), icache_size,
+    icache_ways, line_size (the model's unless given), replacement ('round-robin' or 'random'), seed, schedule ('round-robin', 'random', or 'timed':
     the actor with the fewest cycles runs next, for cost measurements),
     quantum (instructions per step; the mean for 'random'), evict_rate (per-step chance, in 1/65536, of evicting
     a random icache line on the running core), and the costs miss_cost, ipi_cost, hostcall_cost (cycles).
     """
 
     def __init__(self, cores=1, mem_size=64 << 20, icache=True, icache_size=32768, icache_ways=4,
-                 line_size=32, replacement="round-robin", seed=0, schedule="round-robin", quantum=1000,
-                 evict_rate=0, miss_cost=0, ipi_cost=0, hostcall_cost=1, cpu_hz=100_000_000):
+                 line_size=None, replacement="round-robin", seed=0, schedule="round-robin", quantum=1000,
+                 evict_rate=0, miss_cost=0, ipi_cost=0, hostcall_cost=1, cpu_hz=100_000_000, *, model="ideal"):
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
         if quantum < 1:
             raise ValueError(f"quantum must be at least 1, got {quantum}")
+        # MachineCore.__cinit__ resolved `model` (it sizes the icache lines); the C paths read its knobs here
+        mo = self.model
+        self.model_ipi_latency = mo.ipi_latency
+        self.model_granule = GRANULES.index(mo.fetch_granule)
+        self.model_pou = mo.pou
+        self.model_store_order = mo.store_order
+        self.model_prefetch = mo.prefetch
+        self.model_ic_clears_prefetch = mo.ic_clears_prefetch
+        self.model_handler_cycles = mo.handler_cycles
         self.seed = seed
         self.scheduler = Scheduler(self, seed)
         self.schedule_mode = schedule
@@ -190,7 +201,12 @@ class Machine(MachineCore):
     # ---- IPIs ----
 
     def send_ipi(self, cpus, fn):
-        """Queue fn(core) on each of cpus; returns a callable that is true once all have run it."""
+        """Queue fn(core) on each of cpus; returns a callable that is true once all have run it.
+
+        Each target takes it at an unmasked instruction boundary after a delay drawn from the machine's
+        generator now, in cpus' order (0 on the ideal machine; 0..ipi_latency otherwise, see Core.send_ipi), and
+        under handler_cycles fn's effect comes at the end of that handler.  Only the acknowledgement orders
+        anything, as on_each_cpu(fn, NULL, 1) is all a kernel relies on."""
         pending = set()
         for i in cpus:
             c = self.cores[i]
@@ -213,6 +229,11 @@ class Machine(MachineCore):
             fn(self.cores[exclude])
         if wait:
             yield acked
+
+    def handlers_drained(self):
+        """Agent wait condition (``yield m.handlers_drained``): no core is inside a host handler, as x86's
+        text_poke_bp waits for its handler count to drop (commit 1f676247f36a) before freeing what it reads."""
+        return self.handlers_active == 0
 
     # ---- host agents ----
 

@@ -26,7 +26,7 @@ cdef class Scheduler:
         With evict_rate (in 1/65536) the machine's generator may first evict one of its icache lines.
         A guest fault that a fault hook deals with ends the quantum; any other propagates."""
         cdef Core c = self.m.cores[i]
-        cdef uint64_t start = c.instructions
+        cdef uint64_t start = c.instructions + c.handler_time     # the budget a quantum uses (Core.run)
         if evict_rate and self.m.random() % 65536 < evict_rate:
             c.evict_line()
         if not self.m.hook_mask & HOOK_FAULT:
@@ -36,7 +36,7 @@ cdef class Scheduler:
         except GuestFault as e:
             if not self.m.fault_handled(c, e):
                 raise
-            return c.instructions - start
+            return c.instructions + c.handler_time - start
 
     cpdef Outcome run(self, Mode mode, long quantum, tuple agent_cpus, list record, long max_steps,
                       uint64_t until_instructions, uint32_t evict_rate) except *:
