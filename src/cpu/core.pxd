@@ -2,7 +2,7 @@
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, uint64_t, int64_t
 from cpu.decode cimport insn_t
 from cpu.icache cimport line_t, icache_t, INVALID_TAG
-from cpu.codelog cimport codelog_t
+from cpu.codelog cimport codelog_t, cleans_t
 
 cpdef enum MemoryMap:
     # The guest-visible memory map, for C and Python (cpu/memmap.py documents it and derives its names).
@@ -13,6 +13,7 @@ cpdef enum MemoryMap:
     SCS_CPUID = 0xE000ED00
     SCS_ICIALLU = 0xE000EF50
     SCS_ICIMVAU = 0xE000EF58
+    SCS_DCCMVAU = 0xE000EF64
     HOSTCALL_BASE = 0xF0000000    # a branch to slot k (HOSTCALL_BASE + 4k) runs host function k
     HOSTCALL_SLOTS = 4096
 
@@ -51,6 +52,13 @@ cdef enum:
 cdef class MachineCore
 cdef class Core
 
+ctypedef struct prefetch_t:
+    # An instruction a core fetched and decoded before an icache invalidate, kept until its next context
+    # synchronization event (model_prefetch)
+    uint32_t pc
+    uint64_t filled       # its line's `filled`, for the stale verdict
+    insn_t insn
+
 
 cdef class ExceptionHandler:
     """A handler on a BKPT/SVC/UDF chain implemented in C: return the resume pc, or -1 to pass it on."""
@@ -87,6 +95,12 @@ cdef class Core:
     cdef readonly uint64_t bkpt_hits, stale_fetches, torn_fetches, late_stale_fetches
     cdef public uint64_t watched_fetches    # fetches of addresses in the machine's fetch watch (CMODX audit)
     cdef uint64_t scratch_filled   # the older fill of the two lines a straddling instruction came from
+    # relaxed fetch (cpu.model): when this core last lost its copy of each watched line, and of all of them
+    cdef uint64_t* gone
+    cdef uint64_t gone_all
+    cdef prefetch_t* pref         # up to model_prefetch instructions that survived an invalidate
+    cdef int npref
+    cdef dict cff_cands           # tag -> {first halfword of a granule: its candidate versions} (fetch hooks only)
     cdef public object ipi_queue
     cdef uint64_t ipi_due         # the pending IPI may be taken once instructions reaches this (ipi_latency)
     # A host handler that takes time (handler_cycles > 0): cycles left, and the body run at its end, either an
@@ -102,17 +116,25 @@ cdef class Core:
     cdef line_t* icache_line(self, uint32_t addr) except NULL
     cdef insn_t* decode_at(self, uint32_t pc) except NULL
     cdef int check_fetch(self, uint32_t pc, insn_t* d) except -1
-    cdef void icache_invalidate_all(self) noexcept
-    cdef void icache_invalidate_mva(self, uint32_t addr) noexcept
+    cdef int relaxed_fill(self, line_t* line, uint32_t tag) except -1
+    cdef int cff_event(self, uint32_t pc, uint32_t hw1, int64_t hw2, line_t* line, line_t* line2) except -1
+    cdef object granule_versions(self, line_t* line, uint32_t idx)
+    cdef void lose(self, uint32_t tag) noexcept
+    cdef int icache_invalidate_all(self, bint host=*) except -1
+    cdef int icache_invalidate_mva(self, uint32_t addr, bint host=*) except -1
+    cdef int prefetch_on_invalidate(self, line_t* line, bint host) except -1
+    cdef bint prefetch_hit(self, uint32_t pc) except -1
+    cdef int context_sync(self) except -1
+    cdef int dsb(self) except -1
     cdef void evict_line(self) noexcept
     cdef int take_attention(self) except -1
-    cdef void context_sync(self) noexcept
     cdef int run_ipis(self, list queue) except -1
     cdef void enter_handler(self, str exc, uint32_t imm, uint32_t pc, list ipis) noexcept
     cdef int64_t handler_tick(self, int64_t room) except -1
     cdef int exception(self, str kind, uint32_t imm, uint32_t pc) except -1
     cdef int exception_body(self, str kind, uint32_t imm, uint32_t pc) except -1
-    cdef int fetch_event(self, str kind, uint32_t pc, uint32_t hw1, int64_t hw2, bint violation) except -1
+    cdef int fetch_event(self, str kind, uint32_t pc, uint32_t hw1, int64_t hw2, bint violation,
+                         object candidates=*) except -1
     cdef int load_write_pc(self, uint32_t v) except -1
     cdef uint32_t read_special(self, uint32_t sysm) noexcept
     cdef void write_special(self, uint32_t sysm, uint32_t mask, uint32_t v) noexcept
@@ -156,9 +178,14 @@ cdef class MachineCore:
     cdef public int model_handler_cycles    # host handlers take this many cycles, IPIs masked
     cdef readonly object model              # the cpu.model.Model
     cdef readonly int handlers_active       # cores inside a host handler now
+    cdef cleans_t* cleans         # per core, then the host's: DCCMVAU requests waiting for a DSB
+    cdef uint64_t* dsb_seq        # per core: wseq at its last DSB (its code stores up to there reach fills)
+    cdef uint64_t* first_undsb    # per core: its first logged write since that DSB (0: none)
 
     cdef uint64_t random(self) noexcept
     cdef uint64_t ipi_delay(self) noexcept
+    cdef uint32_t choose(self, uint32_t n) noexcept
+    cdef int clear_prefetch(self, Core keep) except -1
     cdef void update_hook_mask(self) noexcept
     cdef int logged_store(self, Core writer, uint32_t a, uint32_t v, int size) except -1
     cdef int clear_monitors(self, Core writer, uint32_t a) except -1

@@ -14,11 +14,10 @@ from libc.string cimport memcpy
 from cpu.decode cimport *
 from cpu.memory cimport ld32, ld16, ld8, st32, st16, st8
 from cpu.icache cimport (icache_init, icache_free, icache_lookup, icache_fill, icache_rr_victim, icache_evict,
-                         icache_contents)
+                         icache_contents, icache_set)
 from cpu.icache cimport icache_invalidate_all as ic_invalidate_all, icache_invalidate_mva as ic_invalidate_mva
-from cpu.icache cimport icache_invalidate_range
 from cpu.codelog cimport (codelog_init, codelog_free, codelog_watch, codelog_set_fetch_watch, fetch_watched,
-                          torn, stale_verdict, FETCH_LATE_STALE)
+                          torn, stale_verdict, FETCH_LATE_STALE, codelog_line, clean_request, clean_complete)
 from cpu.codelog cimport logged_store as log_store
 
 from cpu.faults import (GuestFault, MemoryFault, AlignmentFault, UndefinedInstruction, InvalidStateFault,
@@ -33,10 +32,39 @@ class FetchViolation(GuestFault):
 
 
 cdef uint32_t SEMIHOSTING_BKPT = 0xab
+cdef enum:
+    MAX_FILL_WRITES = 256   # a relaxed fill weighs at most this many of a line's newest writes (older: the floor)
 # Every hook kind, with the hook_mask bit its C path tests (0: reached only on a path that is slow anyway).
 HOOK_KINDS = {"fetch": HOOK_FETCH, "bkpt": 0, "udf": 0, "svc": 0, "ipi": HOOK_IPI, "code_write": HOOK_CODE_WRITE,
               "fault": HOOK_FAULT, "advance": 0}
 EXCEPTION_CHAINS = ("bkpt", "udf", "svc")
+
+
+cdef inline uint16_t granule_at(codelog_t* log, uint64_t* ws, uint32_t nw, uint16_t* base, uint32_t h,
+                               uint32_t line_mask, uint64_t t) noexcept:
+    """Halfword slot h of a line as memory held it just after write t, from the line's writes ws (newest
+    first) and its values before the oldest of them (base)."""
+    cdef uint32_t j
+    for j in range(nw):
+        if ws[j] <= t and ((log.addr[ws[j] % log.cap] & line_mask) >> 1) == h:
+            return log.new[ws[j] % log.cap]
+    return base[h]
+
+
+cdef inline bint later_in_store(codelog_t* log, uint64_t s, uint32_t g, uint32_t gsize, uint32_t line_mask) noexcept:
+    """Does the store that made write s write slots [g, g + gsize) of the line again after s?"""
+    while s < log.wseq and log.more[s % log.cap]:
+        s += 1
+        if ((log.addr[s % log.cap] & line_mask) >> 1) - g < gsize:
+            return 1
+    return 0
+
+
+cdef object encoding(uint32_t raw, uint32_t size):
+    """An instruction's halfwords as a tuple, as fetch events give them."""
+    if size == 4:
+        return (raw >> 16, raw & 0xffff)
+    return (raw,)
 
 
 include "pseudocode.pxi"
@@ -63,25 +91,137 @@ cdef class Core:
         icache_init(&self.ic, sets, ways, line_size)
         self.cur_tag = INVALID_TAG
         self.ipi_queue = []
+        self.cff_cands = {}
         self.state = CORE_OFF
 
     def __dealloc__(self):
         icache_free(&self.ic)
+        free(self.gone)
+        free(self.pref)
 
     # ---- fetch: the icache and the checks against memory ----
 
-    cdef void icache_invalidate_all(self) noexcept:
+    cdef void lose(self, uint32_t tag) noexcept:
+        """This core no longer holds the line `tag`: a later fill may have read it at any moment from now on."""
+        cdef int64_t li = codelog_line(&self.m.log, tag)
+        if li >= 0 and self.gone != NULL:
+            self.gone[li] = self.m.log.wseq
+
+    cdef int icache_invalidate_all(self, bint host=False) except -1:
+        """ICIALLU (host: by the host, for this core)."""
+        cdef uint32_t i
+        if self.m.model_prefetch:
+            self.prefetch_on_invalidate(icache_lookup(&self.ic, self.pc >> self.ic.line_shift), host)
+        for i in range(self.ic.nsets * self.ic.ways):
+            if self.ic.lines[i].tag != INVALID_TAG:
+                self.lose(self.ic.lines[i].tag)
         ic_invalidate_all(&self.ic)
         self.cur_tag = INVALID_TAG
+        return 0
 
-    cdef void icache_invalidate_mva(self, uint32_t addr) noexcept:
-        ic_invalidate_mva(&self.ic, addr)
-        if addr >> self.ic.line_shift == self.cur_tag:
+    cdef int icache_invalidate_mva(self, uint32_t addr, bint host=False) except -1:
+        """ICIMVAU addr (host: by the host, for this core)."""
+        cdef uint32_t tag = addr >> self.ic.line_shift
+        if self.m.model_prefetch:
+            self.prefetch_on_invalidate(icache_lookup(&self.ic, tag) if tag == self.pc >> self.ic.line_shift
+                                        else NULL, host)
+        if icache_lookup(&self.ic, tag) != NULL:
+            self.lose(tag)
+            ic_invalidate_mva(&self.ic, addr)
+        if tag == self.cur_tag:
             self.cur_tag = INVALID_TAG
+        return 0
 
     cdef void evict_line(self) noexcept:
-        if icache_evict(&self.ic, self.m.random()) == self.cur_tag:
+        cdef uint32_t tag = icache_evict(&self.ic, self.m.random())
+        if tag != INVALID_TAG:
+            self.lose(tag)
+        if tag == self.cur_tag:
             self.cur_tag = INVALID_TAG
+
+    # ---- prefetch (model_prefetch): decoded instructions that survive an invalidate until a context sync ----
+
+    cdef int prefetch_on_invalidate(self, line_t* line, bint host) except -1:
+        """An icache invalidate on this core, by itself or by the host; line: the line it removes that holds the
+        next instruction, or NULL.  Instructions may be fetched at any time since the last context
+        synchronization event and executed without being fetched again (E2.5.3.2): up to model_prefetch of those
+        at and after pc in the line survive (how many: adversarially, from the seed), as do those already kept.
+        With model_ic_clears_prefetch an invalidate also clears every other core's (ESOP MP.FF+cachesync+fpo);
+        one by the host clears every core's, the executor keeps its own only until its ISB."""
+        cdef MachineCore m = self.m
+        cdef uint32_t a, idx, hw1, hw2, last = self.ic.line_mask >> 1
+        cdef int i, n, k = m.model_prefetch
+        if m.model_ic_clears_prefetch:
+            m.clear_prefetch(None if host else self)
+            self.npref = 0
+            if host:
+                return 0
+        if line == NULL or not m.icache:
+            return 0
+        if self.pref == NULL:
+            self.pref = <prefetch_t*>calloc(k, sizeof(prefetch_t))
+            if self.pref == NULL:
+                raise MemoryError()
+        n = m.choose(k + 1)
+        a = self.pc
+        while n > 0 and self.npref < k and (a >> self.ic.line_shift) == line.tag:
+            idx = (a & self.ic.line_mask) >> 1
+            hw1, hw2 = line.hw[idx], 0
+            if is_thumb32(hw1):
+                if idx == last:
+                    break     # straddles into the next line: not kept
+                hw2 = line.hw[idx + 1]
+            for i in range(self.npref):
+                if self.pref[i].pc == a:
+                    break
+            else:
+                self.pref[self.npref].pc = a
+                self.pref[self.npref].filled = line.filled
+                decode(hw1, hw2, &self.pref[self.npref].insn)
+                self.npref += 1
+            a += 4 if is_thumb32(hw1) else 2
+            n -= 1
+        if self.npref:
+            self.cur_tag = INVALID_TAG    # every fetch takes the miss path while the buffer is not empty
+        return 0
+
+    cdef bint prefetch_hit(self, uint32_t pc) except -1:
+        """Is pc's instruction one that survived an invalidate?  Then it is in scratch, to execute."""
+        cdef int i
+        cdef uint32_t raw, now
+        for i in range(self.npref):
+            if self.pref[i].pc == pc:
+                self.scratch = self.pref[i].insn
+                self.scratch_filled = self.pref[i].filled
+                raw = self.scratch.raw
+                if self.m.hook_mask & HOOK_FETCH:
+                    now = ld16(self, pc)
+                    if self.scratch.size == 4:
+                        now = (now << 16) | ld16(self, pc + 2)
+                    if now != raw:
+                        self.fetch_event("cff", pc, raw >> 16 if self.scratch.size == 4 else raw,
+                                         raw & 0xffff if self.scratch.size == 4 else -1, 0,
+                                         [encoding(raw, self.scratch.size), encoding(now, self.scratch.size)])
+                return 1
+        return 0
+
+    cdef int context_sync(self) except -1:
+        """A context synchronization event (ISB; exception entry or return): fetch restarts from the next
+        instruction, through the icache, and the prefetched instructions are dropped (E2.5.3.2)."""
+        self.cur_tag = INVALID_TAG
+        self.npref = 0
+        return 0
+
+    cdef int dsb(self) except -1:
+        """DSB: this core's DCCMVAU cleans complete (model_pou), and its code stores are guaranteed visible to
+        fills (model_store_order); until then a fill may miss them (ESOP §2, §3.4)."""
+        cdef MachineCore m = self.m
+        if m.model_pou:
+            clean_complete(&m.log, &m.cleans[self.id])
+        if m.model_store_order:
+            m.dsb_seq[self.id] = m.log.wseq
+            m.first_undsb[self.id] = 0
+        return 0
 
     cdef line_t* icache_line(self, uint32_t addr) except NULL:
         """The line holding addr; on a miss, fill a victim way from memory as it is now."""
@@ -94,7 +234,113 @@ cdef class Core:
         self.icache_misses += 1
         self.stall_cycles += self.m.miss_cost
         w = (self.m.random() % self.ic.ways) if self.m.replacement else icache_rr_victim(&self.ic, tag)
-        return icache_fill(&self.ic, tag, w, self.m.mem + (tag << self.ic.line_shift), self.m.log.wseq)
+        line = &icache_set(&self.ic, tag)[w]
+        if line.tag != INVALID_TAG:
+            self.lose(line.tag)
+        line = icache_fill(&self.ic, tag, w, self.m.mem + (tag << self.ic.line_shift), self.m.log.wseq)
+        if self.m.model_granule or self.m.model_pou or self.m.model_store_order:
+            self.relaxed_fill(line, tag)
+        return line
+
+    cdef int relaxed_fill(self, line_t* line, uint32_t tag) except -1:
+        """Under a relaxed model, give each granule of a line just filled from memory as it is now a version
+        from its could-fetch-from set (ESOP's cff), chosen adversarially from the seed.
+
+        Version choice from the code-write log, not a timed non-atomic fill: the log holds every version with
+        its number, so a fill costs nothing more when no write to its line is in doubt (the common case), and
+        the candidates are explicit (the cff events, the UNPREDICTABLE check).  A granule (model_granule: the
+        line, a word, a halfword; T32 fetch is single-copy atomic per halfword only, E2.2.1) may return the
+        value it had at its floor or that of any later write to it, where the floor is its newest write the
+        fill is sure to see:
+          - below the line granule, only writes up to the moment this core last lost its copy of the line: the
+            fill may have read the granule at any moment since (fills are speculative, E2.5.3.2);
+          - model_pou: only writes cleaned to the PoU (DCCMVAU, clean_dcache_range) by a clean a DSB of the
+            cleaner then completed; before that, the old value or any uncleaned newer one (ESOP §2, §4);
+          - model_store_order (without pou): only a core's writes before its last DSB (ESOP §3.4); host writes
+            are ordered.
+        Several candidate values per location over time (CoFF) follow from refilling and choosing again.
+        line.filled becomes the oldest chosen version's number (the stale and late-stale verdicts judge from
+        it); the halfwords whose granule had two or more candidates are marked in line.cff.
+        """
+        cdef MachineCore m = self.m
+        cdef codelog_t* log = &m.log
+        cdef int64_t li = codelog_line(log, tag)
+        cdef uint64_t now = log.wseq, bound, low, s, t, floor
+        cdef uint64_t ws[MAX_FILL_WRITES]
+        cdef uint64_t doubt[MAX_FILL_WRITES]
+        cdef uint16_t base[128]
+        cdef uint32_t nw = 0, slots = (self.ic.line_mask + 1) >> 1, gsize, g, h, j, n, pick, k
+        cdef int c, who
+        cdef bint sure
+        if self.cff_cands:
+            self.cff_cands.pop(tag, None)
+        if li < 0 or log.line_written[li] == 0:
+            return 0
+        bound = now if m.model_granule == 0 or self.gone == NULL else self.gone[li]
+        low = bound
+        if m.model_pou:
+            low = min(low, log.line_cleaned[li])
+        elif m.model_store_order:
+            for c in range(m.ncores):
+                if m.first_undsb[c] and m.first_undsb[c] - 1 < low:
+                    low = m.first_undsb[c] - 1
+        if log.line_written[li] <= low:
+            return 0              # every write to the line is one the fill must see: it is exact
+        if now > log.cap and low < now - log.cap:
+            low = now - log.cap   # older history is overwritten: a later floor only drops candidates
+        s = log.line_written[li]
+        while s > low and nw < MAX_FILL_WRITES:
+            ws[nw] = s
+            nw += 1
+            s = log.prev[s % log.cap]
+        if s > low:
+            low = s               # the line's older writes are below the floor (its value there is a candidate)
+        # each halfword's value at `low`: the old value of its oldest write weighed, else memory's
+        for h in range(slots):
+            base[h] = line.hw[h]
+        for j in range(nw):
+            base[(log.addr[ws[j] % log.cap] & self.ic.line_mask) >> 1] = log.old[ws[j] % log.cap]
+        gsize = slots if m.model_granule == 0 else 2 if m.model_granule == 1 else 1
+        for g in range(0, slots, gsize):
+            # the writes to the granule newer than its floor (newest first) and the floor itself
+            n = 0
+            floor = low
+            for j in range(nw):
+                s = ws[j]
+                h = (log.addr[s % log.cap] & self.ic.line_mask) >> 1
+                if h - g >= gsize:
+                    continue
+                sure = s <= bound
+                if m.model_pou:
+                    sure = sure and s <= log.line_cleaned[li]
+                elif m.model_store_order:
+                    who = log.who[s % log.cap]
+                    sure = sure and (who < 0 or s <= m.dsb_seq[who])
+                if sure:
+                    floor = s
+                    break
+                if not later_in_store(log, s, g, gsize, self.ic.line_mask):
+                    doubt[n] = s      # a moment between two halfwords of one store is no version
+                    n += 1
+            if n == 0:
+                continue          # one candidate: memory's value
+            if m.hook_mask & HOOK_FETCH:
+                versions = [tuple(granule_at(log, ws, nw, base, g + k, self.ic.line_mask, floor)
+                                  for k in range(gsize))]
+                versions += [tuple(granule_at(log, ws, nw, base, g + k, self.ic.line_mask, doubt[n - 1 - j])
+                                   for k in range(gsize)) for j in range(n)]
+                self.cff_cands.setdefault(tag, {})[g] = versions
+            for k in range(gsize):
+                line.cff |= <uint64_t>1 << (g + k if g + k < 63 else 63)
+            pick = m.choose(n + 1)          # 0: the floor; n: the newest write, memory's value
+            if pick == n:
+                continue
+            t = floor if pick == 0 else doubt[n - pick]
+            for k in range(gsize):
+                line.hw[g + k] = granule_at(log, ws, nw, base, g + k, self.ic.line_mask, t)
+            if t < line.filled:
+                line.filled = t
+        return 0
 
     cdef insn_t* decode_at(self, uint32_t pc) except NULL:
         """Decode the instruction at pc from the current line (and the next one, for a straddling 32-bit one)."""
@@ -111,13 +357,60 @@ cdef class Core:
                 self.cur_tag = INVALID_TAG
                 decode(hw1, hw2, &self.scratch)
                 self.scratch_filled = f1 if f1 < line2.filled else line2.filled
-                if self.m.detect and torn(&self.m.log, self.m.mem, pc, hw1, hw2, f1, line2.filled):
+                if self.m.detect and torn(&self.m.log, self.m.mem, pc, hw1, hw2, self.scratch_filled,
+                                          line.at if line.at > line2.at else line2.at):
                     self.torn_fetches += 1
                     self.fetch_event("torn", pc, hw1, hw2, 1)
+                if (line.cff | line2.cff) and self.m.hook_mask & HOOK_FETCH:
+                    self.cff_event(pc, hw1, hw2, line, line2)
                 return &self.scratch
             hw2 = line.hw[idx + 1]
+            # a relaxed fill may give the halves of one instruction different versions (E2.2.1)
+            if line.filled != line.at and self.m.detect and torn(&self.m.log, self.m.mem, pc, hw1, hw2, line.filled,
+                                                                 line.at):
+                self.torn_fetches += 1
+                self.fetch_event("torn", pc, hw1, hw2, 1)
+        if line.cff and self.m.hook_mask & HOOK_FETCH:
+            self.cff_event(pc, hw1, hw2 if is_thumb32(hw1) else -1, line, NULL)
         decode(hw1, hw2, &line.insn[idx])
         return &line.insn[idx]
+
+    cdef int cff_event(self, uint32_t pc, uint32_t hw1, int64_t hw2, line_t* line, line_t* line2) except -1:
+        """Deliver a "cff" fetch event when the instruction at pc (halfwords hw1, hw2 (-1: 16-bit) from line,
+        and line2 when it straddles) could have been fetched as two or more encodings: its could-fetch-from set
+        (ESOP's cff), from the candidate versions the relaxed fill weighed for its granules."""
+        cdef uint32_t idx = (pc & self.ic.line_mask) >> 1, bit = idx if idx < 63 else 63
+        cdef uint32_t idx2 = 0 if line2 != NULL else idx + 1
+        cdef line_t* l2 = line2 if line2 != NULL else line
+        if not ((line.cff >> bit) & 1 or (hw2 >= 0 and (l2.cff >> (idx2 if idx2 < 63 else 63)) & 1)):
+            return 0
+        first = self.granule_versions(line, idx)
+        candidates = []
+        for v1, g1 in first:
+            a = v1[idx - g1]
+            if not is_thumb32(a):
+                enc = (a,)
+                if enc not in candidates:
+                    candidates.append(enc)
+                continue
+            if line2 == NULL and idx + 1 - g1 < len(v1):
+                seconds = [v1[idx + 1 - g1]]          # the same granule: one version for both halves
+            else:
+                seconds = [v2[idx2 - g2] for v2, g2 in self.granule_versions(l2, idx2)]
+            for b in seconds:
+                if (a, b) not in candidates:
+                    candidates.append((a, b))
+        if len(candidates) >= 2:
+            self.fetch_event("cff", pc, hw1, hw2, 0, candidates)
+        return 0
+
+    cdef object granule_versions(self, line_t* line, uint32_t idx):
+        """[(version, first slot)] of the granule holding slot idx: its candidates, or what the line holds."""
+        cands = self.cff_cands.get(line.tag, {})
+        for g, versions in cands.items():
+            if g <= idx < g + len(versions[0]):
+                return [(v, g) for v in versions]
+        return [((line.hw[idx],), idx)]
 
     cdef int check_fetch(self, uint32_t pc, insn_t* d) except -1:
         """Compare what the core is about to execute with memory: stale (icache on) or refill (icache off).
@@ -145,9 +438,10 @@ cdef class Core:
                          d.raw >> 16 if d.size == 4 else d.raw, d.raw & 0xffff if d.size == 4 else -1, late)
         return 0
 
-    cdef int fetch_event(self, str kind, uint32_t pc, uint32_t hw1, int64_t hw2, bint violation) except -1:
-        """Deliver a torn or stale fetch to the fetch hooks (built only if there are any); a violation stops the
-        run when the machine says so."""
+    cdef int fetch_event(self, str kind, uint32_t pc, uint32_t hw1, int64_t hw2, bint violation,
+                         object candidates=None) except -1:
+        """Deliver a torn, stale or cff fetch to the fetch hooks (built only if there are any); a violation stops
+        the run when the machine says so."""
         cdef object seen, memory
         cdef bint stop = violation and self.m.stop_on_violation
         if not (self.m.hook_mask & HOOK_FETCH or stop):
@@ -159,6 +453,8 @@ cdef class Core:
         if self.m.hook_mask & HOOK_FETCH:
             ev = {"kind": kind, "core": self.id, "pc": pc, "seen": seen, "memory": memory,
                   "cycles": self.instructions + self.stall_cycles, "instructions": self.instructions}
+            if candidates is not None:
+                ev["candidates"] = candidates
             for h in list(self.m.hook_lists["fetch"]):
                 h(self, ev)
         if stop:
@@ -172,11 +468,6 @@ cdef class Core:
 
     cdef int fault(self, type cls, str msg, object addr=None) except -1:
         raise cls(msg, core=self.id, pc=self.cur_pc, insn=self.cur_raw, addr=addr)
-
-    cdef void context_sync(self) noexcept:
-        """A context synchronization event (ISB, exception entry or return: ARM ARM glossary): no later
-        instruction is fetched before it, so the next fetch looks its line up again."""
-        self.cur_tag = INVALID_TAG
 
     cdef int exception(self, str kind, uint32_t imm, uint32_t pc) except -1:
         """Take a BKPT/SVC/UDF exception to the host chain `kind`.  Atomic on the ideal machine; under
@@ -272,6 +563,9 @@ cdef class Core:
             self.icache_invalidate_all()
         elif a == SCS_ICIMVAU:
             self.icache_invalidate_mva(v)
+        elif a == SCS_DCCMVAU:
+            if self.m.model_pou:      # with coherent data caches and no PoU buffer there is nothing to clean
+                clean_request(&self.m.log, &self.m.cleans[self.id], v)
         elif not (SCS_BASE <= a < SCS_END):
             self.fault(MemoryFault, f"{size * 8}-bit store outside memory", a)
         return 0
@@ -356,9 +650,15 @@ cdef class Core:
                     self.cur_pc = pc
                     self.cur_raw = 0
                     self.fault(MemoryFault, "instruction fetch outside memory", pc)
-                self.cur_line = self.icache_line(pc)
-                self.cur_tag = pc >> self.ic.line_shift
-            d = &self.cur_line.insn[(pc & self.ic.line_mask) >> 1]
+                if self.npref and self.prefetch_hit(pc):
+                    d = &self.scratch
+                else:
+                    self.cur_line = self.icache_line(pc)
+                    if not self.npref:
+                        self.cur_tag = pc >> self.ic.line_shift
+                    d = &self.cur_line.insn[(pc & self.ic.line_mask) >> 1]
+            else:
+                d = &self.cur_line.insn[(pc & self.ic.line_mask) >> 1]
             if d.op == OP_UNDECODED:
                 d = self.decode_at(pc)
             self.cur_pc = pc
@@ -478,12 +778,20 @@ cdef class Core:
         return self.run(count)
 
     def flush_icache(self):
-        self.icache_invalidate_all()
+        """Invalidate this core's whole icache (from the host: an IPI's handler, a stopper)."""
+        self.icache_invalidate_all(True)
 
     def flush_icache_range(self, uint32_t start, uint32_t end):
-        icache_invalidate_range(&self.ic, start, end)
-        if self.cur_tag != INVALID_TAG and icache_lookup(&self.ic, self.cur_tag) == NULL:
-            self.cur_tag = INVALID_TAG
+        """Invalidate the lines of [start, end) in this core's icache (from the host)."""
+        cdef uint32_t size = self.ic.line_mask + 1, a = start & ~self.ic.line_mask
+        if end > start and end - start >= size * self.ic.nsets * self.ic.ways:
+            self.icache_invalidate_all(True)      # a range as big as the cache: flush_cache_all, not a long walk
+            return
+        while a < end:
+            self.icache_invalidate_mva(a, True)
+            if a + size < a:
+                break
+            a += size
 
     def send_ipi(self, fn):
         """Queue fn(core) to run on this core when it takes the IPI: at its next unmasked instruction boundary,
@@ -563,6 +871,11 @@ cdef class MachineCore:
         self.ipi_cost = 0
         self.hostcall_cost = 1
         codelog_init(&self.log, 1 << 16)
+        self.cleans = <cleans_t*>calloc(cores + 1, sizeof(cleans_t))
+        self.dsb_seq = <uint64_t*>calloc(cores, sizeof(uint64_t))
+        self.first_undsb = <uint64_t*>calloc(cores, sizeof(uint64_t))
+        if not self.cleans or not self.dsb_seq or not self.first_undsb:
+            raise MemoryError()
         self.ncores = cores
         self.cores = [Core(self, i, sets, icache_ways, line_size) for i in range(cores)]
         self.hook_lists = {kind: [] for kind in HOOK_KINDS}
@@ -571,7 +884,15 @@ cdef class MachineCore:
         self.exit_code = None
 
     def __dealloc__(self):
+        cdef int i
         codelog_free(&self.log)
+        if self.cleans != NULL:
+            for i in range(self.ncores + 1):
+                free(self.cleans[i].line)
+                free(self.cleans[i].seq)
+        free(self.cleans)
+        free(self.dsb_seq)
+        free(self.first_undsb)
         free(self.mem)
 
     cdef uint64_t random(self) noexcept:
@@ -594,6 +915,24 @@ cdef class MachineCore:
             return n
         return self.random() % (n + 1)
 
+    cdef uint32_t choose(self, uint32_t n) noexcept:
+        """One of n candidates, 0 the oldest: adversarially, the oldest and the newest each a quarter of the time
+        (the extremes are where protocols break), otherwise uniformly; from the seed, so a run replays."""
+        cdef uint64_t r = self.random()
+        if r & 3 == 0:
+            return 0
+        if r & 3 == 1:
+            return n - 1
+        return (r >> 2) % n
+
+    cdef int clear_prefetch(self, Core keep) except -1:
+        """model_ic_clears_prefetch: an icache invalidate clears every core's prefetched instructions but keep's."""
+        cdef Core c
+        for c in self.cores:
+            if c is not keep:
+                c.npref = 0
+        return 0
+
     def rand(self, uint64_t n):
         """A number in [0, n) from the machine's seeded generator."""
         if n == 0:
@@ -612,8 +951,12 @@ cdef class MachineCore:
         """Call `callback` on events of `kind`; returns a handle for hook_del.  Kinds and calls:
 
           "fetch"       callback(core, event) for every torn, stale and late-stale fetch, none dropped; event is
-                        a dict: kind ("torn", "stale", "stale-after-sync"), core, pc, seen and memory (the
-                        halfwords executed and those in memory), cycles, instructions
+                        a dict: kind ("torn", "stale", "stale-after-sync", "cff"), core, pc, seen and memory (the
+                        halfwords executed and those in memory), cycles, instructions.  "cff" (relaxed models
+                        only): the instruction could have been fetched as two or more encodings, listed in
+                        candidates (tuples of halfwords, oldest version first): at its first execution after a
+                        fill that weighed several versions of its granules, or at each execution of a
+                        prefetched instruction memory no longer holds
           "bkpt", "udf", "svc"   the exception chains: callback(core, imm, pc) returns the pc to resume at, or
                         None to offer the exception to the next handler; an ExceptionHandler (C) works the same
           "ipi"         callback(core, fn) as core takes the IPI fn, before fn runs (under handler_cycles: at the
@@ -678,13 +1021,16 @@ cdef class MachineCore:
 
     def write(self, uint64_t addr, const unsigned char[:] data):
         """Host write into guest memory: coherent with data accesses, invisible to icaches until invalidated."""
-        cdef uint64_t n = data.shape[0], i
+        cdef uint64_t n = data.shape[0], i, first, s
         self.check_range(addr, n)
         if n == 0:
             return
         if self.log.watch_len and addr < self.log.watch_lo + self.log.watch_len and addr + n > self.log.watch_lo:
+            first = self.log.wseq + 1
             for i in range(n):
                 self.logged_store(None, <uint32_t>(addr + i), data[i], 1)
+            for s in range(first, self.log.wseq):
+                self.log.more[s % self.log.cap] = 1     # one host write is one moment for fills
         else:
             memcpy(self.mem + addr, &data[0], n)
         if self.n_excl:
@@ -714,13 +1060,22 @@ cdef class MachineCore:
     # ---- the code-write log (codelog.pyx) ----
 
     def watch_code(self, uint32_t lo, uint32_t hi):
-        """Log every write to [lo, hi) so a straddling instruction's halves can be checked for tearing."""
-        codelog_watch(&self.log, lo, hi)
+        """Log every write to [lo, hi) so a straddling instruction's halves can be checked for tearing (and
+        relaxed fills can choose among its versions)."""
+        cdef Core c
+        codelog_watch(&self.log, lo, hi, (<Core>self.cores[0]).ic.line_shift)
+        for c in self.cores:
+            free(c.gone)
+            c.gone = <uint64_t*>calloc(self.log.nlines, sizeof(uint64_t))
+            if c.gone == NULL:
+                raise MemoryError()
 
     cdef int logged_store(self, Core writer, uint32_t a, uint32_t v, int size) except -1:
         cdef uint64_t s, first = self.log.wseq + 1
-        cdef uint32_t k
-        if log_store(&self.log, self.mem, a, v, size) and self.hook_mask & HOOK_CODE_WRITE:
+        cdef uint32_t k, n = log_store(&self.log, self.mem, a, v, size, -1 if writer is None else writer.id)
+        if n and writer is not None and self.first_undsb[writer.id] == 0:
+            self.first_undsb[writer.id] = first
+        if n and self.hook_mask & HOOK_CODE_WRITE:
             for s in range(first, self.log.wseq + 1):
                 k = s % self.log.cap
                 for h in list(self.hook_lists["code_write"]):
@@ -756,6 +1111,30 @@ cdef class MachineCore:
     def flush_icache(self, cores=None):
         for c in (self.cores if cores is None else [self.cores[i] for i in cores]):
             c.flush_icache()
+
+    def clean_dcache_range(self, uint32_t start, uint32_t end):
+        """Clean [start, end) to the PoU (DCCMVAU per line, by the host): under model_pou, fills are sure to see
+        the code written there so far once a dsb() completes it (E2.5.3.2).  A no-op on other models."""
+        cdef uint32_t size = self.line_size, a
+        if not self.model_pou or not self.log.nlines:
+            return
+        start = max(start, self.log.watch_lo)        # only watched code has writes fills could miss
+        end = min(end, self.log.watch_lo + self.log.watch_len)
+        a = start & ~(size - 1)
+        while a < end:
+            clean_request(&self.log, &self.cleans[self.ncores], a)
+            a += size
+
+    def dsb(self, int cpu):
+        """A DSB by the host agent on core `cpu`: completes the host's cleans and that core's (model_pou) and
+        makes that core's code stores visible to fills (model_store_order).  A no-op on other models."""
+        cdef Core c
+        if not 0 <= cpu < self.ncores:
+            raise ValueError(f"no core {cpu}")
+        c = self.cores[cpu]
+        c.dsb()
+        if self.model_pou:
+            clean_complete(&self.log, &self.cleans[self.ncores])
 
     # ---- what the Python Machine provides ----
 

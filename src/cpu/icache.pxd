@@ -10,7 +10,10 @@ cdef enum:
 ctypedef struct line_t:
     uint32_t tag          # line address >> line_shift; INVALID_TAG when invalid
     uint32_t pad
-    uint64_t filled       # the code-write log's sequence number when the line was filled (torn-fetch detection)
+    uint64_t filled       # the code-write log's sequence number when the line was filled (torn-fetch detection);
+                          # after a relaxed fill that chose older versions, the oldest version's (Core.relaxed_fill)
+    uint64_t at           # the log's sequence number at the fill itself
+    uint64_t cff          # halfwords (bit i: slot i, 63: every slot from 63 on) whose granule had 2+ candidates
     uint16_t* hw          # the halfwords copied from memory at fill time
     insn_t* insn          # decoded lazily, one slot per halfword
 
@@ -26,7 +29,6 @@ cdef int icache_init(icache_t* ic, uint32_t sets, uint32_t ways, uint32_t line_s
 cdef void icache_free(icache_t* ic) noexcept
 cdef void icache_invalidate_all(icache_t* ic) noexcept
 cdef void icache_invalidate_mva(icache_t* ic, uint32_t addr) noexcept
-cdef void icache_invalidate_range(icache_t* ic, uint32_t start, uint32_t end) noexcept
 cdef uint32_t icache_evict(icache_t* ic, uint64_t r) noexcept
 cdef uint32_t icache_rr_victim(icache_t* ic, uint32_t tag) noexcept
 cdef line_t* icache_fill(icache_t* ic, uint32_t tag, uint32_t way, const void* src, uint64_t filled) noexcept

@@ -46,18 +46,6 @@ cdef void icache_invalidate_mva(icache_t* ic, uint32_t addr) noexcept:
         line.tag = INVALID_TAG
 
 
-cdef void icache_invalidate_range(icache_t* ic, uint32_t start, uint32_t end) noexcept:
-    cdef uint32_t a = start & ~ic.line_mask, size = ic.line_mask + 1
-    if end > start and end - start >= size * ic.nsets * ic.ways:
-        icache_invalidate_all(ic)      # a range as big as the cache: flush_cache_all, not a long walk
-        return
-    while a < end:
-        icache_invalidate_mva(ic, a)
-        if a + size < a:
-            break
-        a += size
-
-
 cdef uint32_t icache_evict(icache_t* ic, uint64_t r) noexcept:
     """Invalidate line r % lines (r from the machine's generator); returns the tag it held."""
     cdef line_t* line = &ic.lines[r % (ic.nsets * ic.ways)]
@@ -78,6 +66,8 @@ cdef line_t* icache_fill(icache_t* ic, uint32_t tag, uint32_t way, const void* s
     cdef uint32_t size = ic.line_mask + 1
     line.tag = tag
     line.filled = filled
+    line.at = filled
+    line.cff = 0
     memcpy(line.hw, src, size)
     memset(line.insn, 0, (size // 2) * sizeof(insn_t))
     return line

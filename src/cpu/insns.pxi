@@ -906,13 +906,13 @@ cdef inline int DMB(Core c, insn_t* d, uint32_t pc, bint in_it) except -1:
 
 
 cdef inline int DSB(Core c, insn_t* d, uint32_t pc, bint in_it) except -1:
-    return 0
+    # earlier cache maintenance completes and earlier stores are visible, to fills too (cpu.model)
+    return c.dsb()
 
 
 cdef inline int ISB(Core c, insn_t* d, uint32_t pc, bint in_it) except -1:
     # refetch from the next instruction on (the icache may have been invalidated)
-    c.context_sync()
-    return 0
+    return c.context_sync()
 
 
 cdef inline int MRS(Core c, insn_t* d, uint32_t pc, bint in_it) except -1:

@@ -2,7 +2,8 @@
 
     0x00000000 .. mem_size      RAM: program, heap, then the per-core stacks at the top
     0x40000000 .. +0x1000       SMP block (this machine's own, 32-bit registers)
-    0xE000E000 .. 0xE000EFFF    System Control Space: CPUID 0xE000ED00, ICIALLU 0xE000EF50, ICIMVAU 0xE000EF58
+    0xE000E000 .. 0xE000EFFF    System Control Space: CPUID 0xE000ED00, ICIALLU 0xE000EF50, ICIMVAU 0xE000EF58,
+                                DCCMVAU 0xE000EF64 (clean to the PoU: see cpu.model)
     0xF0000000 .. +0x4000       host-call slots: a branch to slot k runs host function k, then returns to lr
 
 SMP block registers (offsets):

@@ -49,9 +49,13 @@ void smp_wait_cpu(unsigned cpu)
 
 void flush_icache_range(unsigned long start, unsigned long end)
 {
-    unsigned long a;
+    /* arch/arm/mm/cache-v7m.S v7m_coherent_user_range: the clean to the PoU must be complete before the
+     * invalidate (Arm ARM E2.5.3.2), and the ISB makes this core fetch afresh */
+    unsigned long first = start & ~(unsigned long)(SMP_ICACHE_LINE - 1), a;
+    for (a = first; a < end; a += SMP_ICACHE_LINE)
+        *(volatile uint32_t *)SCS_DCCMVAU = a;
     __asm__ volatile("dsb" ::: "memory");
-    for (a = start & ~(unsigned long)(SMP_ICACHE_LINE - 1); a < end; a += SMP_ICACHE_LINE)
+    for (a = first; a < end; a += SMP_ICACHE_LINE)
         *(volatile uint32_t *)SCS_ICIMVAU = a;
     __asm__ volatile("dsb\n\tisb" ::: "memory");
 }

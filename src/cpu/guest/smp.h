@@ -20,6 +20,8 @@
  *     0x100 + 4n     R  STATE of core n (SMP_CPU_OFF, SMP_CPU_RUNNING, SMP_CPU_STOPPED)
  *   0xE000EF50 ICIALLU  W  invalidate this core's whole icache
  *   0xE000EF58 ICIMVAU  W  invalidate the icache line holding the written address (this core only)
+ *   0xE000EF64 DCCMVAU  W  clean the data line holding the written address to the PoU (a no-op on the ideal
+ *                          machine; on a relaxed model fills are sure to see code only after it and a DSB)
  *
  * Each core's icache is not coherent with memory: after writing code, a core must invalidate the range in its
  * own icache (flush_icache_range) and other cores must do the same on theirs before executing it.
@@ -44,6 +46,7 @@
 
 #define SCS_ICIALLU     0xE000EF50u
 #define SCS_ICIMVAU     0xE000EF58u
+#define SCS_DCCMVAU     0xE000EF64u
 #define SMP_ICACHE_LINE 32u
 
 /* smp_cpu_state() */
@@ -73,7 +76,8 @@ int smp_start_cpu(unsigned cpu, void (*fn)(void *), void *arg) SMP_NOTRACE;
 int smp_cpu_state(unsigned cpu) SMP_NOTRACE;
 /* Spin until core `cpu` is not running (stopped, or never started); its writes are then visible. */
 void smp_wait_cpu(unsigned cpu) SMP_NOTRACE;
-/* Invalidate [start, end) in this core's icache (ICIMVAU per 32-byte line), then dsb; isb. */
+/* Make code written to [start, end) fetchable on this core, as Linux's v7m_coherent_user_range: DCCMVAU per
+ * 32-byte line, dsb, ICIMVAU per line, dsb, isb.  ICIMVAU is local on v7-M: other cores flush their own. */
 void flush_icache_range(unsigned long start, unsigned long end) SMP_NOTRACE;
 /* Invalidate this core's whole icache (ICIALLU), then dsb; isb. */
 void flush_icache_all(void) SMP_NOTRACE;
