@@ -412,6 +412,13 @@ cdef class Core:
     def flush_icache(self):
         self.icache_invalidate_all()
 
+    def isb(self):   # STANDIN r1
+        pass
+
+    @property
+    def in_handler(self):   # STANDIN r1
+        return False
+
     def flush_icache_range(self, uint32_t start, uint32_t end):
         icache_invalidate_range(&self.ic, start, end)
         if self.cur_tag != INVALID_TAG and icache_lookup(&self.ic, self.cur_tag) == NULL:

@@ -13,6 +13,7 @@ from cpu.loader import load_elf
 from cpu.scheduler import Scheduler, Outcome, Mode
 from cpu.semihosting import Semihosting
 from cpu import memmap
+from cpu.model import get_model   # STANDIN r1
 
 CORE_OFF, CORE_RUNNING = CoreState.CORE_OFF, CoreState.CORE_RUNNING
 CORE_STOPPED, CORE_PARKED = CoreState.CORE_STOPPED, CoreState.CORE_PARKED
@@ -64,11 +65,13 @@ class Machine(MachineCore):
 
     def __init__(self, cores=1, mem_size=64 << 20, icache=True, icache_size=32768, icache_ways=4,
                  line_size=32, replacement="round-robin", seed=0, schedule="round-robin", quantum=1000,
-                 evict_rate=0, miss_cost=0, ipi_cost=0, hostcall_cost=1, cpu_hz=100_000_000):
+                 evict_rate=0, miss_cost=0, ipi_cost=0, hostcall_cost=1, cpu_hz=100_000_000,
+                 model="ideal"):   # STANDIN r1
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
         if quantum < 1:
             raise ValueError(f"quantum must be at least 1, got {quantum}")
+        self.model = get_model(model)   # STANDIN r1
         self.seed = seed
         self.scheduler = Scheduler(self, seed)
         self.schedule_mode = schedule
@@ -186,6 +189,14 @@ class Machine(MachineCore):
             raise ValueError("no free host-call slot")
         self.hostcalls.append(fn)
         return memmap.HOSTCALL_BASE + 4 * (len(self.hostcalls) - 1) + 1
+
+    # ---- cache maintenance seen from the host ----
+
+    def clean_dcache_range(self, start, end):   # STANDIN r1
+        pass
+
+    def dsb(self, cpu):   # STANDIN r1
+        pass
 
     # ---- IPIs ----
 
