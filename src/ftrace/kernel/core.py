@@ -63,7 +63,7 @@ class FtraceCore:
         self.sym = sym
         self.MCOUNT_ADDR = sym["__gnu_mcount_nc"]
         self.FTRACE_ADDR = sym["ftrace_caller"]
-        self.patcher = CodePatcher(machine, patch_cpu)
+        self.patcher = CodePatcher(machine, patch_cpu, drop=drop)
         sites = record_mcount(image.path).sites
         self.records = FtracePages(
             dyn_ftrace(s.ip, s.func_name, s.func_addr,
