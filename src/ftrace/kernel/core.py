@@ -338,7 +338,8 @@ class FtraceCore:
             agent.step()
         if agent in self.m.agents:
             self.m.agents.remove(agent)
-        self.m.completed_wseq = self.m.wseq  # the update's last sync returned: its writes must be seen
+        self.m.completed_wseq = self.m.wseq  # the update returned: all its writes must be seen (each sync
+                                             # claimed those before it: CodePatcher.run_sync)
         self.patcher.watch_on_first_write(None)
         for c in calls:
             c.stopped = bool(self.ftrace_disabled)

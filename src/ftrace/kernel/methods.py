@@ -7,9 +7,13 @@ ftrace_modify_code for ftrace_call / ftrace_graph_call.  Every code-changing hoo
 agent on the patching core: it yields after each write, and a sync is `yield from patcher.run_sync()`.
 
 * breakpoint: arch/x86/kernel/ftrace.c v3.6 ftrace_replace_code(): add breakpoints, sync, update all but the
-  breakpoint halfword, sync, remove breakpoints with the new first halfword, sync.
-* stop_machine: the generic arch_ftrace_update_code() ARM mainline keeps: every other core parked, direct
-  writes, cache maintenance broadcast, release.
+  breakpoint halfword, sync, remove breakpoints with the new first halfword, sync.  The handler stays armed
+  until the last sync is acknowledged and no core is inside it (x86 285a54efe386, 1f676247f36a).
+* stop_machine: the generic arch_ftrace_update_code() ARM mainline keeps: every other core parked in
+  multi_cpu_stop, direct writes each with flush_icache_range, the invalidate broadcast, release; the waiters
+  return with no ISB (ARM32's patch.c and ftrace.c give them none).
+* stop_machine_arm64: the same with arm64's aarch64_insn_patch_text_cb(): the waiters isb() once the patcher is
+  done, and kick_all_cpus_sync() at the end.
 * branch_over: Tixy's 16-bit branch.  The disabled site is `b.n .+6` over the whole `push {lr}; bl` pair (the
   halfword before rec->ip becomes 0xe001), so skipping it leaves the stack balanced; the enabled site is the
   compiler's `push {lr}; bl ftrace_caller`.  Enabling writes the BL into the unreachable slot, syncs, then turns
@@ -21,9 +25,13 @@ agent on the patching core: it yields after each write, and a sync is `yield fro
   the most favourable case), then one sync.
 * unsynced: the same writes with only local cache maintenance on the patching core.
 
-Any method can be weakened for ablation by naming steps to drop (`drop`, from its class's `droppable`): 'sync1',
-'sync2', 'sync3' (the n-th sync of the replace-code passes), 'quiesce' (branch_over's wait), 'release-flush'
-(stop_machine's maintenance).  A new method is one class, added to METHODS with register().
+Cache maintenance and syncs are patch.py's (flush_icache_range = v7m_coherent_user_range; run_sync = that plus
+on_each_cpu(do_sync_core, NULL, 1)).  Any method can be weakened for ablation by naming steps to drop (`drop`,
+from its class's `droppable`): 'sync1', 'sync2', 'sync3' (the n-th sync of the replace-code passes), 'quiesce'
+(branch_over's wait), 'release-flush' (stop_machine's broadcast invalidate), 'keep-armed' (breakpoint: disarm
+the handler right after the last write, before the final sync), 'pou-clean' (the clean to the PoU before each
+invalidate) and 'isb' (the patcher's ISB; stop_machine_arm64's waiters' too).  A new method is one class, added
+to METHODS with register().
 """
 import errno
 from typing import Callable, NamedTuple
@@ -194,14 +202,15 @@ class Breakpoint(UpdateMethod):
         self.bkpt.modifying_ftrace_code = True
         try:
             ret = yield from self.ft.ftrace_modify_all_code(command)
-            if "keep-armed" not in self.drop and self.in_ftrace_int3_handler():
-                yield lambda: not self.in_ftrace_int3_handler()
+            if "keep-armed" not in self.drop and self.handlers_active():
+                yield lambda: not self.handlers_active()
             return ret
         finally:
             self.modifying_ftrace_code -= 1
             self.bkpt.modifying_ftrace_code = self.modifying_ftrace_code > 0
 
-    def in_ftrace_int3_handler(self):
+    def handlers_active(self):
+        """1f676247f36a's count of active handlers: is any core still inside a host handler?"""
         return any(c.in_handler for c in self.m.cores)
 
     def arm(self):
