@@ -99,7 +99,7 @@ def test_unsynced_has_stale_and_torn_fetches(broken_results):
     assert sum(1 for r in rs if r.violations) >= len(rs) * 3 // 4
 
 
-@pytest.mark.parametrize("step", METHODS["breakpoint"].droppable)
+@pytest.mark.parametrize("step", METHODS["breakpoint"].expected_when_dropped)
 def test_each_dropped_breakpoint_sync_is_found(step):
     """The explorer finds a violation by itself within 12 seeds (measured: the first violating seed is 0-2)."""
     for seed in range(12):
@@ -143,7 +143,9 @@ def test_labels_and_tasks():
     assert labels_for(["all"]) == [(m, ()) for m in METHODS]
     each = labels_for(["breakpoint", "unsynced"], "each")
     assert each == [("breakpoint", ()), ("breakpoint", ("sync1",)), ("breakpoint", ("sync2",)),
-                    ("breakpoint", ("sync3",)), ("unsynced", ())]
+                    ("breakpoint", ("sync3",)), ("breakpoint", ("keep-armed",)), ("breakpoint", ("pou-clean",)),
+                    ("breakpoint", ("isb",)), ("unsynced", ()), ("unsynced", ("pou-clean",)),
+                    ("unsynced", ("isb",))]
     assert labels_for(["all"], "sync1") == [("breakpoint", ("sync1",)), ("branch_over", ("sync1",)),
                                            ("direct", ("sync1",))]
     assert tasks_for("direct", None, 3, 7) == [("direct", (), 7), ("direct", (), 8), ("direct", (), 9)]

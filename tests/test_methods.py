@@ -24,11 +24,13 @@ def boot(method, drop=()):
 
 def test_registry():
     assert ftrace.METHODS is METHODS
-    assert list(METHODS) == ["breakpoint", "stop_machine", "branch_over", "direct", "unsynced"]
+    assert list(METHODS) == ["breakpoint", "stop_machine", "branch_over", "direct", "unsynced", "stop_machine_arm64"]
     assert all(issubclass(cls, UpdateMethod) and cls.name == name for name, cls in METHODS.items())
     assert {n: c.droppable for n, c in METHODS.items()} == {
-        "breakpoint": ("sync1", "sync2", "sync3"), "stop_machine": ("release-flush",),
-        "branch_over": ("sync1", "sync2", "quiesce"), "direct": ("sync1",), "unsynced": ()}
+        "breakpoint": ("sync1", "sync2", "sync3", "keep-armed", "pou-clean", "isb"),
+        "stop_machine": ("release-flush", "pou-clean", "isb"),
+        "branch_over": ("sync1", "sync2", "quiesce", "pou-clean", "isb"), "direct": ("sync1", "pou-clean", "isb"),
+        "unsynced": ("pou-clean", "isb"), "stop_machine_arm64": ("release-flush", "pou-clean", "isb")}
     m, ft = boot("branch_over", drop=("quiesce",))
     assert ft.method.name == "branch_over" and ft.method.drop == {"quiesce"}
 
@@ -36,9 +38,9 @@ def test_registry():
 def test_unknown_method_and_step_are_refused_clearly():
     with pytest.raises(ValueError, match="method must be one of breakpoint, stop_machine"):
         boot("nope")
-    with pytest.raises(ValueError, match=r"direct has no step 'sync2' to drop; droppable: sync1"):
+    with pytest.raises(ValueError, match=r"direct has no step 'sync2' to drop; droppable: sync1, pou-clean, isb"):
         boot("direct", drop=("sync2",))
-    with pytest.raises(ValueError, match=r"unsynced has no step 'sync1' to drop; droppable: none"):
+    with pytest.raises(ValueError, match=r"unsynced has no step 'sync1' to drop; droppable: pou-clean, isb"):
         explore.run_one("unsynced", 0, ("sync1",))
 
 
@@ -58,7 +60,8 @@ def test_a_new_method_is_one_registered_class(monkeypatch):
     ft.ftrace_enable()
     assert [u["method"] for u in ft.update_log] == ["direct_copy"] * 3
     assert {ft.site_state(r) for r in ft.records} == {"call"}
-    assert labels_for(["direct_copy"], "each") == [("direct_copy", ()), ("direct_copy", ("sync1",))]
+    assert labels_for(["direct_copy"], "each") == [("direct_copy", ()), ("direct_copy", ("sync1",)),
+                                                   ("direct_copy", ("pou-clean",)), ("direct_copy", ("isb",))]
     got, want = explore.run_one("direct_copy", 1).outcome(), explore.run_one("direct", 1).outcome()
     assert got.pop("method") == "direct_copy" and got.pop("label") == "direct_copy"
     want.pop("method"), want.pop("label")

@@ -781,6 +781,11 @@ cdef class Core:
         """Invalidate this core's whole icache (from the host: an IPI's handler, a stopper)."""
         self.icache_invalidate_all(True)
 
+    def isb(self):
+        """An ISB on this core from the host (a patcher's own, a released stop_machine waiter's): a context
+        synchronization event."""
+        self.context_sync()
+
     def flush_icache_range(self, uint32_t start, uint32_t end):
         """Invalidate the lines of [start, end) in this core's icache (from the host)."""
         cdef uint32_t size = self.ic.line_mask + 1, a = start & ~self.ic.line_mask

@@ -63,7 +63,7 @@ class FtraceCore:
         self.sym = sym
         self.MCOUNT_ADDR = sym["__gnu_mcount_nc"]
         self.FTRACE_ADDR = sym["ftrace_caller"]
-        self.patcher = CodePatcher(machine, patch_cpu)
+        self.patcher = CodePatcher(machine, patch_cpu, drop=drop)
         sites = record_mcount(image.path).sites
         self.records = FtracePages(
             dyn_ftrace(s.ip, s.func_name, s.func_addr,
@@ -338,7 +338,8 @@ class FtraceCore:
             agent.step()
         if agent in self.m.agents:
             self.m.agents.remove(agent)
-        self.m.completed_wseq = self.m.wseq  # the update's last sync returned: its writes must be seen
+        self.m.completed_wseq = self.m.wseq  # the update returned: all its writes must be seen (each sync
+                                             # claimed those before it: CodePatcher.run_sync)
         self.patcher.watch_on_first_write(None)
         for c in calls:
             c.stopped = bool(self.ftrace_disabled)

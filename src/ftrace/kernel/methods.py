@@ -7,9 +7,13 @@ ftrace_modify_code for ftrace_call / ftrace_graph_call.  Every code-changing hoo
 agent on the patching core: it yields after each write, and a sync is `yield from patcher.run_sync()`.
 
 * breakpoint: arch/x86/kernel/ftrace.c v3.6 ftrace_replace_code(): add breakpoints, sync, update all but the
-  breakpoint halfword, sync, remove breakpoints with the new first halfword, sync.
-* stop_machine: the generic arch_ftrace_update_code() ARM mainline keeps: every other core parked, direct
-  writes, cache maintenance broadcast, release.
+  breakpoint halfword, sync, remove breakpoints with the new first halfword, sync.  The handler stays armed
+  until the last sync is acknowledged and no core is inside it (x86 285a54efe386, 1f676247f36a).
+* stop_machine: the generic arch_ftrace_update_code() ARM mainline keeps: every other core parked in
+  multi_cpu_stop, direct writes each with flush_icache_range, the invalidate broadcast, release; the waiters
+  return with no ISB (ARM32's patch.c and ftrace.c give them none).
+* stop_machine_arm64: the same with arm64's aarch64_insn_patch_text_cb(): the waiters isb() once the patcher is
+  done, and kick_all_cpus_sync() at the end.
 * branch_over: Tixy's 16-bit branch.  The disabled site is `b.n .+6` over the whole `push {lr}; bl` pair (the
   halfword before rec->ip becomes 0xe001), so skipping it leaves the stack balanced; the enabled site is the
   compiler's `push {lr}; bl ftrace_caller`.  Enabling writes the BL into the unreachable slot, syncs, then turns
@@ -21,14 +25,19 @@ agent on the patching core: it yields after each write, and a sync is `yield fro
   the most favourable case), then one sync.
 * unsynced: the same writes with only local cache maintenance on the patching core.
 
-Any method can be weakened for ablation by naming steps to drop (`drop`, from its class's `droppable`): 'sync1',
-'sync2', 'sync3' (the n-th sync of the replace-code passes), 'quiesce' (branch_over's wait), 'release-flush'
-(stop_machine's maintenance).  A new method is one class, added to METHODS with register().
+Cache maintenance and syncs are patch.py's (flush_icache_range = v7m_coherent_user_range; run_sync = that plus
+on_each_cpu(do_sync_core, NULL, 1)).  Any method can be weakened for ablation by naming steps to drop (`drop`,
+from its class's `droppable`): 'sync1', 'sync2', 'sync3' (the n-th sync of the replace-code passes), 'quiesce'
+(branch_over's wait), 'release-flush' (stop_machine's broadcast invalidate), 'keep-armed' (breakpoint: disarm
+the handler right after the last write, before the final sync), 'pou-clean' (the clean to the PoU before each
+invalidate) and 'isb' (the patcher's ISB; stop_machine_arm64's waiters' too).  A new method is one class, added
+to METHODS with register().
 """
 import errno
 from typing import Callable, NamedTuple
 
 from ftrace.kernel import insn
+from ftrace.kernel.patch import do_nothing
 from ftrace.kernel.records import (FTRACE_UPDATE_IGNORE, FTRACE_UPDATE_MAKE_CALL, ftrace_test_record,
                             ftrace_update_record)
 from ftrace.kernel.tracers import FTRACE_BKPT_IMM
@@ -180,13 +189,46 @@ class Breakpoint(UpdateMethod):
     """x86 v3.6's breakpoint method on Thumb-2 halfwords (arch/x86/kernel/ftrace.c)."""
 
     name = "breakpoint"
-    droppable = ("sync1", "sync2", "sync3")
+    droppable = ("sync1", "sync2", "sync3", "keep-armed", "pou-clean", "isb")
     expected = "safe"
-    expected_when_dropped = droppable
+    expected_when_dropped = ("sync1", "sync2", "sync3")     # on the ideal machine; keep-armed needs IPI latency
+                                                            # or handler time, pou-clean a PoU, isb prefetch
+
+    def arch_ftrace_update_code(self, command):
+        """arch/x86/kernel/ftrace.c v3.6 arch_ftrace_update_code(), with the handler kept armed until the last
+        sync is acknowledged and no core is still inside it (x86 285a54efe386; 1f676247f36a waits for the count
+        of active handlers to drain)."""
+        self.modifying_ftrace_code += 1
+        self.bkpt.modifying_ftrace_code = True
+        try:
+            ret = yield from self.ft.ftrace_modify_all_code(command)
+            if "keep-armed" not in self.drop and self.handlers_active():
+                yield lambda: not self.handlers_active()
+            return ret
+        finally:
+            self.modifying_ftrace_code -= 1
+            self.bkpt.modifying_ftrace_code = self.modifying_ftrace_code > 0
+
+    def handlers_active(self):
+        """1f676247f36a's count of active handlers: is any core still inside a host handler?"""
+        return any(c.in_handler for c in self.m.cores)
+
+    def arm(self):
+        """Without keep-armed the handler is armed per batch of breakpoints (as text_poke_bp arms its vector)."""
+        if "keep-armed" in self.drop:
+            self.bkpt.modifying_ftrace_code = True
+
+    def final_sync(self, sync):
+        """The sync after which no breakpoint is left in memory.  Without keep-armed the handler is disarmed
+        right after the last write, before this sync: the bug 285a54efe386 fixed."""
+        if "keep-armed" in self.drop:
+            self.bkpt.modifying_ftrace_code = False
+        yield from sync
 
     def ftrace_replace_code(self, enable):
         """arch/x86/kernel/ftrace.c v3.6 ftrace_replace_code(): three passes, a sync after each."""
         p = self.patcher
+        self.arm()
         count = 0
         report = "adding breakpoints"
         failed = None
@@ -214,7 +256,7 @@ class Breakpoint(UpdateMethod):
             report = "removing breakpoints"
             count, failed = yield from self.new_halfword_pass(enable, ftrace_update_record, 0)
         if failed is None:
-            yield from self.sync(3)
+            yield from self.final_sync(self.sync(3))
             return 0
         err, rec = failed
         self.ft.ftrace_bug(err, rec.ip)
@@ -260,13 +302,17 @@ class Breakpoint(UpdateMethod):
         """arch/x86/kernel/ftrace.c v3.6 ftrace_modify_code(): breakpoint, sync, second halfword, sync, first
         halfword, sync."""
         first, second = insn.halves(new)
+        self.arm()
         for addr, hw in ((ip, BKPT_INSN), (ip + 2, second), (ip, first)):
             err = self.patcher.write16(addr, hw)
             if err:
                 self.ft.ftrace_bug(err, ip)
                 return err
             yield
-            yield from self.patcher.run_sync()
+            if hw == first:
+                yield from self.final_sync(self.patcher.run_sync())
+            else:
+                yield from self.patcher.run_sync()
         return 0
 
     def site_state(self, rec):
@@ -279,20 +325,37 @@ class StopMachine(UpdateMethod):
     """The generic stop_machine update ARM mainline keeps, over the generic ftrace_replace_code."""
 
     name = "stop_machine"
-    droppable = ("release-flush",)
+    droppable = ("release-flush", "pou-clean", "isb")
     expected = "safe"
+    waiters_isb = False      # multi_cpu_stop's waiters return with no ISB (ARM32)
 
     def arch_ftrace_update_code(self, command):
         """kernel/trace/ftrace.c v3.6 __weak arch_ftrace_update_code(): ftrace_run_stop_machine()."""
         return (yield from self.patcher.stop_machine(lambda: self.ft.ftrace_modify_all_code(command),
-                                                     release_flush="release-flush" not in self.drop))
+                                                     release_flush="release-flush" not in self.drop,
+                                                     waiters_isb=self.waiters_isb))
+
+
+class StopMachineArm64(StopMachine):
+    """arm64's stop_machine patching (arch/arm64/kernel/patching.c aarch64_insn_patch_text_cb): as ARM32, but the
+    waiters isb() once the patcher is done, and the update ends with kick_all_cpus_sync(), as arm64's
+    flush_icache_range() does, so that every core undergoes a context synchronization event."""
+
+    name = "stop_machine_arm64"
+    waiters_isb = True
+
+    def arch_ftrace_update_code(self, command):
+        """stop_machine as ARM32's, then kick_all_cpus_sync()."""
+        ret = yield from super().arch_ftrace_update_code(command)
+        yield from self.patcher.kick_all_cpus_sync(do_nothing)
+        return ret
 
 
 class BranchOver(UpdateMethod):
     """The 16-bit branch over the whole `push {lr}; bl` site (see the module docstring)."""
 
     name = "branch_over"
-    droppable = ("sync1", "sync2", "quiesce")
+    droppable = ("sync1", "sync2", "quiesce", "pou-clean", "isb")
     expected = "safe"
 
     def ftrace_code_disable(self, rec, mcount_addr):
@@ -370,6 +433,7 @@ class Unsynced(UpdateMethod):
     """Whole-instruction stores with only local cache maintenance on the patching core."""
 
     name = "unsynced"
+    droppable = ("pou-clean", "isb")
     expected = "stale-and-torn"
 
     def ftrace_replace_code(self, enable):
@@ -389,7 +453,7 @@ class Unsynced(UpdateMethod):
             yield
             if err:
                 return self.bug(err, rec)
-            p.flush_local(rec.ip)
+            yield from p.flush_icache_range(rec.ip, rec.ip + 4)
             n += 1
         p.stats.sites = n
         return 0
@@ -399,7 +463,7 @@ class Direct(Unsynced):
     """powerpc's way: whole-instruction stores, then one sync (arch/powerpc/kernel/ftrace.c)."""
 
     name = "direct"
-    droppable = ("sync1",)
+    droppable = ("sync1", "pou-clean", "isb")
     expected = "straddling"
 
     def ftrace_replace_code(self, enable):
@@ -419,6 +483,6 @@ class Direct(Unsynced):
         return ret
 
 
-for _cls in (Breakpoint, StopMachine, BranchOver, Direct, Unsynced):     # the order the CLI lists them
+for _cls in (Breakpoint, StopMachine, BranchOver, Direct, Unsynced, StopMachineArm64):     # the order the CLI lists them
     register(_cls)
 del _cls
