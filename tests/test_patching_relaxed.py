@@ -54,6 +54,13 @@ class FakeMachine:
         self.wseq = 0
         self.completed_wseq = 0
 
+    @property
+    def handlers_active(self):
+        return sum(c.in_handler for c in self.cores)
+
+    def handlers_drained(self):
+        return self.handlers_active == 0
+
     def clean_dcache_range(self, start, end):
         self.log.append(("clean", start, end))
 

@@ -202,16 +202,12 @@ class Breakpoint(UpdateMethod):
         self.bkpt.modifying_ftrace_code = True
         try:
             ret = yield from self.ft.ftrace_modify_all_code(command)
-            if "keep-armed" not in self.drop and self.handlers_active():
-                yield lambda: not self.handlers_active()
+            if "keep-armed" not in self.drop and self.m.handlers_active:
+                yield self.m.handlers_drained
             return ret
         finally:
             self.modifying_ftrace_code -= 1
             self.bkpt.modifying_ftrace_code = self.modifying_ftrace_code > 0
-
-    def handlers_active(self):
-        """1f676247f36a's count of active handlers: is any core still inside a host handler?"""
-        return any(c.in_handler for c in self.m.cores)
 
     def arm(self):
         """Without keep-armed the handler is armed per batch of breakpoints (as text_poke_bp arms its vector)."""
