@@ -158,6 +158,23 @@ def test_no_section_headers_means_no_symbols(tmp_path, tiny_bytes):
     assert image.entry == 0x10001 and image.end == 0x20104
 
 
+def test_parse_is_cached_by_content_not_by_path(tmp_path, tiny_bytes):
+    """An explorer loads one ELF thousands of times: the parse is kept per file content.  A copy at another path
+    gives the same image; a file rewritten in place with other content is parsed anew; a bad file is refused
+    every time."""
+    first = load_elf(FakeMachine(), TINY)
+    copy = load_elf(FakeMachine(), write_variant(tmp_path, tiny_bytes, "copy.elf"))
+    assert (copy.entry, copy.segments, copy.symbols) == (first.entry, first.segments, first.symbols)
+    path = write_variant(tmp_path, tiny_bytes, "changing.elf")
+    load_elf(FakeMachine(), path)
+    path.write_bytes(bytes(patched(patched(tiny_bytes, 32, "<I", 0), 48, "<H", 0)))
+    assert load_elf(FakeMachine(), path).symbols == {}
+    bad = write_variant(tmp_path, patched(tiny_bytes, 4, "<B", 2))
+    for _ in range(2):
+        with pytest.raises(ELFError, match="ELF64"):
+            load_elf(FakeMachine(), bad)
+
+
 def test_missing_file_is_oserror(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_elf(FakeMachine(), tmp_path / "nope.elf")

@@ -938,6 +938,15 @@ cdef class MachineCore:
                 c.npref = 0
         return 0
 
+    @property
+    def instructions(self):
+        """Guest instructions run by all cores together (the scheduler's `until` compares against it each step)."""
+        cdef uint64_t n = 0
+        cdef Core c
+        for c in self.cores:
+            n += c.instructions
+        return n
+
     def rand(self, uint64_t n):
         """A number in [0, n) from the machine's seeded generator."""
         if n == 0:

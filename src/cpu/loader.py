@@ -1,6 +1,7 @@
 """Load an ELF32 little-endian ARM executable into flat guest memory (each PT_LOAD at p_vaddr)."""
 
 import bisect
+import hashlib
 import io
 import os
 import struct
@@ -81,7 +82,7 @@ def load_elf(machine, path):
     path = os.fspath(path)
     with open(path, "rb") as f:
         data = f.read()
-    entry, loads, syms = _parse(data, path)
+    entry, loads, syms = _parse_cached(data, path)
     for index, vaddr, memsz, _, _ in loads:
         if vaddr + memsz > machine.mem_size:
             raise ELFError(f"{path}: PT_LOAD segment {index} [0x{vaddr:08x}, 0x{vaddr + memsz:08x}) "
@@ -95,6 +96,23 @@ def load_elf(machine, path):
     funcs = [s for s, _ in sorted((sr for sr in syms if sr[0].kind == "func"),
                                   key=lambda sr: (sr[0].addr, sr[1], sr[0].size == 0, sr[0].name))]
     return Image(path, entry, [(v, m, fl) for _, v, m, fl, _ in loads], symbols, funcs)
+
+
+_PARSED = {}            # content digest -> _parse's result: an explorer loads one ELF thousands of times
+_PARSED_MAX = 16
+
+
+def _parse_cached(data, path):
+    """_parse, once per distinct file content (its results are immutable: tuples, bytes, Symbols); a file that
+    fails to parse is parsed, and refused, every time."""
+    key = hashlib.blake2b(data, digest_size=16).digest()
+    hit = _PARSED.get(key)
+    if hit is None:
+        hit = _parse(data, path)
+        if len(_PARSED) >= _PARSED_MAX:
+            del _PARSED[next(iter(_PARSED))]
+        _PARSED[key] = hit
+    return hit
 
 
 def _parse(data, path):

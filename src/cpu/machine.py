@@ -335,7 +335,3 @@ class Machine(MachineCore):
 
     def stats(self):
         return [c.stats() for c in self.cores]
-
-    @property
-    def instructions(self):
-        return sum(c.instructions for c in self.cores)
