@@ -13,6 +13,7 @@ from cpu.loader import load_elf
 from cpu.scheduler import Scheduler, Outcome, Mode
 from cpu.semihosting import Semihosting
 from cpu import memmap
+import cpu.model  # STANDIN r1
 
 CORE_OFF, CORE_RUNNING = CoreState.CORE_OFF, CoreState.CORE_RUNNING
 CORE_STOPPED, CORE_PARKED = CoreState.CORE_STOPPED, CoreState.CORE_PARKED
@@ -64,11 +65,12 @@ class Machine(MachineCore):
 
     def __init__(self, cores=1, mem_size=64 << 20, icache=True, icache_size=32768, icache_ways=4,
                  line_size=32, replacement="round-robin", seed=0, schedule="round-robin", quantum=1000,
-                 evict_rate=0, miss_cost=0, ipi_cost=0, hostcall_cost=1, cpu_hz=100_000_000):
+                 evict_rate=0, miss_cost=0, ipi_cost=0, hostcall_cost=1, cpu_hz=100_000_000, model="ideal"):
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
         if quantum < 1:
             raise ValueError(f"quantum must be at least 1, got {quantum}")
+        self.model = cpu.model.get_model(model)  # STANDIN r1: the knobs without their semantics
         self.seed = seed
         self.scheduler = Scheduler(self, seed)
         self.schedule_mode = schedule
