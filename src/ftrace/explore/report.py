@@ -184,7 +184,10 @@ def assumptions(stats):
             continue
         ran = [(knob, name) for knob, name in singles if (cell, name) in by]
         broken = [(knob, name) for knob, name in ran if by[(cell, name)]["bad"]]
-        if not ran:
+        ideal = by.get((cell, "ideal"))
+        if ideal is not None and ideal["bad"]:      # no assumption about the hardware makes it safe
+            need, broken = "fails on the ideal machine already", []
+        elif not ran:
             need = "no data (no single-relaxation model in the campaign)"
         elif broken:
             need = "; ".join(ASSUMPTIONS[knob] for knob, _ in broken)
