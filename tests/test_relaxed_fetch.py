@@ -129,6 +129,35 @@ def test_host_clean_and_dsb_make_a_host_write_fetchable():
         m.dsb(1)
 
 
+@pytest.mark.parametrize("invalidate", ["all", "mva", "start"])
+def test_a_line_never_held_is_not_filled_from_before_an_invalidate(invalidate):
+    """An invalidate removes speculative copies too: a core that did not hold the line when the code changed and was
+    then invalidated (ICIALLU, ICIMVAU, or coming up: Machine.start_cpu) fills only versions written since.  (The
+    bug this guards: only held lines were marked, so a core started after an update could fetch a breakpoint the
+    update had written and removed before it started.)"""
+    for seed in SEEDS:
+        m, c = host_machine(seed=seed, granule="halfword")
+        m.write16(0x1000, 0x2003)                 # movs r0, #3, then back: the line never in c's icache
+        m.write16(0x1000, 0x2001)
+        if invalidate == "all":
+            c.flush_icache()
+        elif invalidate == "mva":
+            c.flush_icache_range(0x1000, 0x1004)
+        c.step(3)
+        if invalidate != "start":
+            assert c.get_reg(0) == 1, seed
+    if invalidate == "start":
+        seen = set()
+        for seed in SEEDS:
+            m, c = host_machine(seed=seed, granule="halfword", cores=2)
+            m.write16(0x1000, 0x2003)
+            m.write16(0x1000, 0x2001)
+            assert m.start_cpu(1, 0x1001) == 0
+            m.cores[1].step(3)
+            seen.add(m.cores[1].get_reg(0))
+        assert seen == {1}
+
+
 def test_host_flush_keeps_prefetched_instructions_until_a_context_sync():
     seen = set()
     for seed in SEEDS:

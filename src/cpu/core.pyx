@@ -112,9 +112,8 @@ cdef class Core:
         cdef uint32_t i
         if self.m.model_prefetch:
             self.prefetch_on_invalidate(icache_lookup(&self.ic, self.pc >> self.ic.line_shift), host)
-        for i in range(self.ic.nsets * self.ic.ways):
-            if self.ic.lines[i].tag != INVALID_TAG:
-                self.lose(self.ic.lines[i].tag)
+        # every line, held or not: a copy fetched speculatively before the invalidate is gone with it
+        self.gone_all = self.m.log.wseq
         ic_invalidate_all(&self.ic)
         self.cur_tag = INVALID_TAG
         return 0
@@ -125,8 +124,8 @@ cdef class Core:
         if self.m.model_prefetch:
             self.prefetch_on_invalidate(icache_lookup(&self.ic, tag) if tag == self.pc >> self.ic.line_shift
                                         else NULL, host)
+        self.lose(tag)          # held or not: a speculative copy from before the invalidate is gone too
         if icache_lookup(&self.ic, tag) != NULL:
-            self.lose(tag)
             ic_invalidate_mva(&self.ic, addr)
         if tag == self.cur_tag:
             self.cur_tag = INVALID_TAG
@@ -276,7 +275,7 @@ cdef class Core:
             self.cff_cands.pop(tag, None)
         if li < 0 or log.line_written[li] == 0:
             return 0
-        bound = now if m.model_granule == 0 or self.gone == NULL else self.gone[li]
+        bound = now if m.model_granule == 0 or self.gone == NULL else max(self.gone[li], self.gone_all)
         low = bound
         if m.model_pou:
             low = min(low, log.line_cleaned[li])

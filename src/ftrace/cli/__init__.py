@@ -15,6 +15,7 @@ import sys
 import time
 
 import cpu
+import cpu.model
 from cpu import memmap
 from cpu.__main__ import format_stats
 from cpu.faults import ELFError, GuestFault, InstructionLimit
@@ -65,7 +66,7 @@ def parse_times(text):
 def traced_run(args, program, argv, stdout):
     """Boot, configure ftrace from the options, run with the requested on/off switches; returns (m, ft, log)."""
     m = cpu.Machine(cores=args.cores, seed=args.seed, schedule=args.schedule, quantum=args.quantum,
-                    evict_rate=args.evict_rate)
+                    evict_rate=args.evict_rate, model=args.model or "ideal")
     m.load_elf(program, argv=[program] + argv, stdout=stdout, stderr=sys.stderr.buffer)
     ft = Ftrace(m, method=args.method, buffer_size_kb=args.buffer_size_kb)
     for opt, setter in ((args.filter, ft.set_ftrace_filter), (args.notrace, ft.set_ftrace_notrace),
@@ -104,8 +105,10 @@ def run_with_progress(m, max_instructions, chunk=2_000_000):
     print("\r" + " " * 60 + "\r", end="", file=sys.stderr, flush=True)
 
 
-def patch_summary(ft, log):
-    lines = [f"# patching: method {ft.method.name}, {len(ft.records)} mcount sites, "
+def patch_summary(ft, log, model=None):
+    """The updates' statistics as trace comments; `model`, when given (--model), is named on the first line."""
+    lines = [f"# patching: method {ft.method.name}" + (f", model {model}" if model else "")
+             + f", {len(ft.records)} mcount sites, "
              f"{sum(1 for r in ft.records if r.refcount)} selected"]
     for u in ft.update_log:
         lines.append(f"#   update cmd={u['command']:#x}: {u['sites']} sites, {u['writes']} writes, {u['syncs']} syncs, "
@@ -137,6 +140,8 @@ def add_trace_options(p, program_required):
     p.add_argument("--tracing-thresh", type=int, default=0, metavar="USECS", help="tracing_thresh")
     p.add_argument("--buffer-size-kb", type=int, default=1408, help="per-CPU ring buffer size")
     p.add_argument("--method", choices=METHODS, default="breakpoint", help="how live patching is done")
+    p.add_argument("--model", choices=cpu.model.MODELS, default=None, metavar="M",
+                   help=f"the machine model ({', '.join(cpu.model.MODELS)}; default ideal)")
     p.add_argument("--toggle-at", metavar="N1,N2,...",
                    help="switch ftrace_enabled off at N1 instructions, on at N2, off at N3 ... while running")
     p.add_argument("--max-instructions", type=int, default=None, help="stop with an error after N instructions")
@@ -176,7 +181,7 @@ def cmd_demo(args):
     if len(shown) < len(body):
         print(f"... {len(body) - len(shown)} more lines (ftrace run --lines 0 shows all)")
     print()
-    sys.stdout.write(patch_summary(ft, log))
+    sys.stdout.write(patch_summary(ft, log, args.model))
     print("# program output:")
     sys.stdout.write("".join("#   " + ln + "\n" for ln in out.getvalue().decode(errors="replace").splitlines()))
     print(format_stats(m, time.perf_counter() - t0))
@@ -200,7 +205,7 @@ def cmd_run(args):
             f.write(ft.trace)
     else:
         sys.stdout.write(ft.trace)
-    sys.stdout.write(patch_summary(ft, log))
+    sys.stdout.write(patch_summary(ft, log, args.model))
     print(format_stats(m, time.perf_counter() - t0), file=sys.stderr)
     return m.exit_code & 0xff
 

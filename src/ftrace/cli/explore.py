@@ -4,18 +4,24 @@
     python -m ftrace explore --method all --drop each --runs 50
     python -m ftrace explore --report out/ --runs 10000      # Markdown + PNGs, with the cost figures
     python -m ftrace replay --method direct --seed 3         # the interleaving that broke, exactly again
+    python -m ftrace explore --matrix --runs 100 --report docs/explore     # every method x every model
 
 explore prints one line per method (and dropped step): `METHOD: violations V of R runs (kind n, ...)`, then a
 replay command for the first violating seed of each, and exits 0 whether or not violations were found (2 on a
-usage error).  ftrace.cli (the `ftrace` command) calls add_explore_parsers(subparsers) and dispatches to
-cmd_explore / cmd_replay.
+usage error).  With --model (or --cmodx) each line names the model and splits the runs into the three verdict
+classes: `METHOD [MODEL]: V violating (kind n, ...), U relying on UNPREDICTABLE (cmodx v7), C clean of R runs`;
+without, the lines are the ideal machine's as they always were (the header on stderr names the model).
+ftrace.cli (the `ftrace` command) calls add_explore_parsers(subparsers) and dispatches to cmd_explore /
+cmd_replay.
 """
 import sys
 import time
 
-from ftrace.explore.campaign import (BACKENDS, CampaignError, JsonlWriter, labels_for, replay_command, run_campaign,
-                             tasks_for)
+import cpu.model
+from ftrace.explore.campaign import (BACKENDS, CampaignError, JsonlWriter, labels_for, models_for, replay_command,
+                                     run_campaign, tasks_for)
 from ftrace.explore.run import Config, explain, summarize
+from ftrace.kernel.cmodx import CMODX, SOURCES
 from ftrace.kernel.methods import METHODS, check_drop, droppable_help
 
 
@@ -30,6 +36,14 @@ def add_explore_parsers(subparsers):
     e.add_argument("--drop", metavar="STEP",
                    help="ablation: drop STEP (or STEP,STEP) from every method that has it; 'each' = each method "
                         "as is and with each of its droppable steps dropped, as separate labels")
+    e.add_argument("--model", action="append", metavar="M", choices=(*cpu.model.MODELS, "all"),
+                   help=f"the machine model ({', '.join(cpu.model.MODELS)}) or 'all'; repeatable (default: ideal)")
+    e.add_argument("--cmodx", choices=CMODX, default=None,
+                   help="the concurrent-modification list a fetch relies on UNPREDICTABLE against: "
+                        + "; ".join(f"{k}: {v}" for k, v in SOURCES.items()) + " (default v7)")
+    e.add_argument("--matrix", action="store_true",
+                   help="the verdict matrix: every method x every model with each drop ablation "
+                        "(--method all --model all --drop each, unless given otherwise)")
     e.add_argument("--runs", type=int, default=100, metavar="N", help="runs per method/drop label (default 100)")
     e.add_argument("--drop-runs", type=int, default=None, metavar="N",
                    help="runs per label that drops a step, when it should differ from --runs")
@@ -59,6 +73,9 @@ def add_explore_parsers(subparsers):
     r.add_argument("--method", default="breakpoint", help=f"one of {', '.join(METHODS)} (default breakpoint)")
     r.add_argument("--seed", type=int, default=None, metavar="S")
     r.add_argument("--drop", default=None, metavar="STEP", help="the dropped step(s), comma-separated")
+    r.add_argument("--model", default=None, choices=cpu.model.MODELS, metavar="M",
+                   help=f"the machine model the run ran on ({', '.join(cpu.model.MODELS)}; default ideal)")
+    r.add_argument("--cmodx", choices=CMODX, default=None, help="the CMODX list (default v7)")
     r.add_argument("--lines", type=int, default=40, help="timeline lines to show (default 40)")
     r.add_argument("-i", "--input", default=None, help="a recorded trace file to print instead")
     return e, r
@@ -81,6 +98,9 @@ def _int_list(text, what):
 
 def cmd_explore(args):
     methods = args.method or ["all"]
+    if args.matrix:
+        args.model = args.model or ["all"]
+        args.drop = args.drop or "each"
     backend = args.backend or ("dask" if args.dask_scheduler else "process")
     try:
         if args.runs < 1:
@@ -90,7 +110,8 @@ def cmd_explore(args):
         if args.dask_scheduler and backend != "dask":
             raise CampaignError("--dask-scheduler goes with --backend dask")
         labels = labels_for(methods, args.drop)
-        tasks = tasks_for(methods, args.drop, args.runs, args.seed, args.drop_runs)
+        models = models_for(args.model)
+        tasks = tasks_for(methods, args.drop, args.runs, args.seed, args.drop_runs, models)
         if args.report:
             try:
                 from ftrace.explore.report import write_report
@@ -108,15 +129,17 @@ def cmd_explore(args):
                 raise CampaignError(f"--cost-programs: {', '.join(missing)} not found")
     except CampaignError as e:
         return _usage(str(e))
-    config = Config()
+    config = Config(cmodx=args.cmodx or "v7")
+    named = bool(args.model or args.cmodx)
     writer = None
     if args.save:
         try:
             writer = JsonlWriter(args.save)
         except OSError as e:
             return _usage(f"--save: {e}")
-    print(f"explore: {len(labels)} label(s), {len(tasks)} runs (seeds from {args.seed}), {backend} backend",
-          file=sys.stderr)
+    print(f"explore: {len(labels)} label(s), {len(tasks)} runs (seeds from {args.seed}), {backend} backend; "
+          + (f"model{'s' if len(models) > 1 else ''} {', '.join(models)}" if args.model else "model ideal (default)")
+          + f", cmodx {config.cmodx}", file=sys.stderr)
     t0 = time.perf_counter()
     try:
         results = run_campaign(tasks, config, backend=backend, jobs=args.jobs, scheduler=args.dask_scheduler,
@@ -127,13 +150,13 @@ def cmd_explore(args):
         if writer is not None:
             writer.close()
     elapsed = time.perf_counter() - t0
-    for line in summarize(list(results.values())):
+    for line in summarize(list(results.values()), named=named):
         print(line)
     shown = set()
     for r in results.values():
         if r.violations and r.label not in shown:
             shown.add(r.label)
-            print(f"  {r.label}: first violation at seed {r.seed} ({', '.join(r.violations)}): "
+            print(f"  {r.named if named else r.label}: first violation at seed {r.seed} ({', '.join(r.violations)}): "
                   f"{replay_command(r)}")
     print(f"explore: {len(results)} runs in {elapsed:.1f} s ({len(results) / max(elapsed, 1e-9):.1f} runs/s)",
           file=sys.stderr)
@@ -160,6 +183,10 @@ def _command_line(args):
     parts = ["python -m ftrace explore"]
     for m in args.method or []:
         parts.append(f"--method {m}")
+    for m in args.model or []:
+        parts.append(f"--model {m}")
+    if args.cmodx:
+        parts.append(f"--cmodx {args.cmodx}")
     if args.drop:
         parts.append(f"--drop {args.drop}")
     parts.append(f"--runs {args.runs}")
@@ -186,6 +213,8 @@ def cmd_replay(args):
         check_drop(args.method, drop)
     except ValueError as e:
         return _usage(str(e))
-    _, text = explain(args.method, args.seed, drop, Config(), max_lines=getattr(args, "lines", 40))
+    _, text = explain(args.method, args.seed, drop, Config(cmodx=args.cmodx or "v7"),
+                      max_lines=getattr(args, "lines", 40), model=args.model or "ideal",
+                      named=bool(args.model or args.cmodx))
     print(text)
     return 0

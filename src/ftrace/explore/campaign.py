@@ -3,8 +3,10 @@
     from ftrace.explore.campaign import tasks_for, run_campaign
     tasks = tasks_for(["breakpoint", "direct"], drop="each", runs=100, seed=0)
     results = run_campaign(tasks, backend="process")        # {(method, drop, seed): RunResult}
+    tasks = tasks_for("all", drop="each", runs=10, models=["all"])     # the verdict matrix: every model
 
-A task is (method, drop, seed); its outcome is a function of (config, method, drop, seed) alone, so whichever
+A task is (method, drop, seed) on the ideal machine, or (method, drop, seed, model) on another (cpu.model
+MODELS), as RunResult.key is; its outcome is a function of (config, task) alone, so whichever
 backend ran it -- serial, a multiprocessing pool sized to the machine (os.cpu_count()), or Dask distributed
 workers anywhere -- the results are the same (RunResult.outcome() compares them without the host time), and any
 run can be replayed alone from its key (explore.explain, `python -m ftrace replay`).
@@ -25,7 +27,8 @@ import sys
 import threading
 import time
 
-from ftrace.explore.run import Config, RunResult, run_one, tally
+import cpu.model
+from ftrace.explore.run import Config, RunResult, run_key, run_one, tally
 from ftrace.kernel.methods import METHODS, droppable_help
 
 BACKENDS = ("serial", "process", "dask")
@@ -63,20 +66,34 @@ def labels_for(methods, drop=None):
     return out
 
 
-def tasks_for(methods, drop=None, runs=100, seed=0, drop_runs=None):
+def models_for(models):
+    """The model names of a --model spec: None (ideal), names, 'all' (every cpu.model preset)."""
+    if not models:
+        return ["ideal"]
+    if isinstance(models, str):
+        models = [models]
+    models = list(cpu.model.MODELS) if "all" in models else list(dict.fromkeys(models))
+    for m in models:
+        if m not in cpu.model.MODELS:
+            raise CampaignError(f"unknown model {m!r}; choose from {', '.join(cpu.model.MODELS)} or all")
+    return models
+
+
+def tasks_for(methods, drop=None, runs=100, seed=0, drop_runs=None, models=None):
     """Every (method, drop, seed) for seeds seed .. seed + runs - 1, label by label (drop_runs: how many for the
-    labels that drop a step, when they should differ from runs)."""
+    labels that drop a step, when they should differ from runs), model by model (models_for; a task on a model
+    other than ideal carries it as a fourth element)."""
     if runs < 1 or (drop_runs is not None and drop_runs < 1):
         raise CampaignError("runs must be at least 1")
-    return [(m, d, s) for m, d in labels_for(methods, drop)
+    return [run_key(m, d, s, model) for model in models_for(models) for m, d in labels_for(methods, drop)
             for s in range(seed, seed + (runs if not d or drop_runs is None else drop_runs))]
 
 
 # ---- running ----
 
 def run_task(task, config=Config()):
-    method, drop, seed = task
-    return run_one(method, seed, tuple(drop), config)
+    method, drop, seed, *model = task
+    return run_one(method, seed, tuple(drop), config, model=model[0] if model else "ideal")
 
 
 def run_chunk(chunk, config=Config()):
@@ -207,7 +224,7 @@ def _dask(tasks, config, progress, jobs, chunk, scheduler, client):
 
 def run_campaign(tasks, config=Config(), backend="process", jobs=None, chunk=None, scheduler=None, client=None,
                  progress=True, on_result=None):
-    """Run every task; returns {(method, drop, seed): RunResult} in the order of `tasks`.
+    """Run every task; returns {RunResult.key: RunResult} in the order of `tasks`.
 
     jobs: processes (process backend) or LocalCluster workers (dask without a scheduler); default os.cpu_count().
     chunk: tasks per unit of work sent to a worker (default: about 4 units per worker, at most 16 tasks).
@@ -216,7 +233,7 @@ def run_campaign(tasks, config=Config(), backend="process", jobs=None, chunk=Non
     """
     if backend not in BACKENDS:
         raise CampaignError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
-    tasks = [(m, tuple(d), s) for m, d, s in tasks]
+    tasks = [run_key(*t) for t in tasks]
     if len(set(tasks)) != len(tasks):
         raise CampaignError("a campaign's tasks must be distinct")
     jobs = max(1, jobs or os.cpu_count() or 1)
@@ -251,8 +268,11 @@ def violation_rates(results):
 
 def save_record(r):
     """The JSON line of one result: its key and outcome; for a violating run also the violating events, where
-    they were and the recorded schedule's length and hash (replay it with `python -m ftrace replay`)."""
+    they were and the recorded schedule's length and hash (replay it with `python -m ftrace replay`).  A run
+    that relies on UNPREDICTABLE says so in its own fields (unpredictable, unpredictable_where), never in
+    violations."""
     d = r.as_dict()
+    d["unpredictable_where"] = d["unpredictable_where"][:8]
     if not r.violations:
         for k in ("events", "where", "schedule_len", "schedule_hash"):
             d.pop(k)
@@ -263,8 +283,10 @@ def save_record(r):
 
 
 def replay_command(r):
-    return (f"python -m ftrace replay --method {r.method} --seed {r.seed}"
-            + (f" --drop {','.join(r.drop)}" if r.drop else ""))
+    return (f"python -m ftrace replay --method {r.method}"
+            + (f" --model {r.model}" if r.model != "ideal" else "")
+            + (f" --cmodx {r.cmodx}" if r.cmodx != "v7" else "")
+            + f" --seed {r.seed}" + (f" --drop {','.join(r.drop)}" if r.drop else ""))
 
 
 class JsonlWriter:

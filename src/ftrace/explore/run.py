@@ -12,16 +12,27 @@ ftrace_enabled=1 update also rewrites ftrace_call, and that write's own syncs co
 left unsynced, so a protocol whose last sync is missing only shows it on a plain call-site update; and the first
 widening of the filter enables 32 sites for the first time while the cores run.  The schedule is random (random
 quanta), with random icache evictions, and the patching agent is interleaved with the cores at every write.
-Everything derives from (config, method, drop, seed), so any run replays exactly.
+Everything derives from (config, method, drop, seed, model), so any run replays exactly.
+
+The machine model (cpu.model: ideal, armv7 or one relaxation alone) is what a verdict holds under; the ideal
+default leaves every earlier label, key and result as it was.
 
 Violations, in order of precedence:
   fault         the guest faulted (an undefined, misaligned or wild instruction: usually a torn or mixed BL)
   torn          a core executed a 32-bit instruction whose halves never stood together in memory (the machine's
-                check, plus the explorer's own for a mixed nop/call at a site: see _mixed)
+                check, plus the explorer's own for a mixed nop/call at a site the machine missed: see _mixed)
+  mixed         a relaxed fetch (a "cff" event: the fill could have returned several encodings) executed at a
+                site an instruction that is neither the site's old one, its new one nor the breakpoint
   late-stale    a core executed bytes that a completed update had overwritten (its syncs did not reach it)
   stack         a core's stack pointer is off when the program ends
   wrong-result  the program's output differs from the untraced run
   ftrace-bug    ftrace_bug() killed ftrace: a site held what an update did not expect
+
+Apart from the violations, a run relies on UNPREDICTABLE when some fetch could have returned two encodings that
+the configured CMODX list (Config.cmodx, ftrace.kernel.cmodx) does not let another core swap live: its own
+verdict class, never a pass and never a crash.  On a model whose fills may return several values (cff events)
+the fetches' could-fetch-from sets decide; on one with line-atomic fills, the update's CMODX audit does (a fetch
+of a rewritten instruction between the update's first write and its last sync, old/new not covered).
 """
 import hashlib
 import io
@@ -30,8 +41,11 @@ import time
 from dataclasses import dataclass, field
 
 import cpu
+import cpu.model
 from cpu.core import FetchViolation
-from ftrace.kernel.methods import METHODS, check_drop
+from ftrace.kernel import cmodx as cmodx_lists
+from ftrace.kernel.methods import BKPT_INSN, METHODS, check_drop
+from ftrace.kernel.records import FTRACE_UPDATE_IGNORE, ftrace_test_record
 from ftrace.kernel.ops import FtraceError
 from ftrace.kernel.trace import Ftrace
 
@@ -52,6 +66,7 @@ class Config:
     filter: str = HALF              # the initial filter ('' = every function)
     refilter: tuple = ("", HALF)    # after each off/on pair, these filters in turn (see the module docstring)
     max_instructions: int = 20_000_000
+    cmodx: str = "v7"               # the CMODX list a fetch relies on UNPREDICTABLE against (ftrace.kernel.cmodx)
 
     def path(self):
         return self.program if os.path.isabs(self.program) else os.path.join(GUEST, self.program)
@@ -65,9 +80,14 @@ EVENTS_KEPT = 64                    # violating fetch events kept per run
 class RunResult:
     """What one run found.  Everything but host_seconds is a function of (config, method, drop, seed).
 
+    model, cmodx   the machine model the run ran on and the CMODX list its fetches were judged against
     torn        torn fetches the machine detected; torn_missed: mixed instructions it did not flag (_mixed)
-    events      the violating fetches (torn, stale-after-sync), at most EVENTS_KEPT, in order: dicts with kind,
-                core, pc, seen and memory (halfwords), cycles, instructions (and missed=True for torn_missed)
+    mixed       relaxed fetches that executed a mixed instruction at a site (_site_mixed)
+    unpredictable   fetches that relied on UNPREDICTABLE (cff events with a pair outside the list, or the CMODX
+                audit's count on a line-atomic model); unpredictable_where: at most EVENTS_KEPT of them, dicts
+                like `where`'s with source ('cff' or 'audit'), rule and the candidates (or the update and count)
+    events      the violating fetches (torn, stale-after-sync, mixed), at most EVENTS_KEPT, in order: dicts with
+                kind, core, pc, seen and memory (halfwords), cycles, instructions (and missed=True for torn_missed)
     where       one entry per violating fetch event and one for a guest fault: kind, core, pc, site (the mcount
                 site's ip the pc belongs to, or None), func, straddles (the site's BL crosses an icache line)
     schedule_len, schedule_hash   the recorded schedule (Machine.record): its length and a hash, to tell that a
@@ -76,12 +96,16 @@ class RunResult:
     method: str
     drop: tuple
     seed: int
+    model: str = "ideal"
+    cmodx: str = "v7"
     violations: list = field(default_factory=list)
     error: str = ""
     toggles: int = 0
     instructions: int = 0
     torn: int = 0
     torn_missed: int = 0
+    mixed: int = 0
+    unpredictable: int = 0
     violation_events: int = 0
     stale: int = 0
     late_stale: int = 0
@@ -90,17 +114,34 @@ class RunResult:
     updates: int = 0
     events: list = field(default_factory=list)
     where: list = field(default_factory=list)
+    unpredictable_where: list = field(default_factory=list)
     schedule_len: int = 0
     schedule_hash: str = ""
     host_seconds: float = 0.0
 
     @property
-    def label(self):
+    def cell(self):
+        """The method and its dropped steps, without the model."""
         return self.method + "".join(f"-no-{d}" for d in self.drop)
 
     @property
+    def label(self):
+        """cell, with ` [model]` unless the model is ideal (so earlier labels stay as they were)."""
+        return self.cell if self.model == "ideal" else self.named
+
+    @property
+    def named(self):
+        """cell [model]: the label that always names the model."""
+        return f"{self.cell} [{self.model}]"
+
+    @property
     def key(self):
-        return (self.method, tuple(self.drop), self.seed)
+        return run_key(self.method, self.drop, self.seed, self.model)
+
+    @property
+    def verdict(self):
+        """'violating', 'unpredictable' (relies on UNPREDICTABLE, no violation) or 'clean'."""
+        return "violating" if self.violations else "unpredictable" if self.unpredictable else "clean"
 
     def as_dict(self):
         d = dict(self.__dict__)
@@ -121,6 +162,11 @@ class RunResult:
         return d
 
 
+def run_key(method, drop, seed, model="ideal"):
+    """A run's key: (method, drop, seed), with the model appended unless it is ideal."""
+    return (method, tuple(drop), seed) + (() if model == "ideal" else (model,))
+
+
 _reference = {}
 
 
@@ -136,14 +182,49 @@ def reference_output(config):
     return _reference[key]
 
 
-def build(config, method, drop, seed, stop_on_violation=False):
+def build(config, method, drop, seed, stop_on_violation=False, model="ideal"):
     m = cpu.Machine(cores=config.cores, seed=seed, schedule="random", quantum=config.quantum,
-                    evict_rate=config.evict_rate, replacement="random")
+                    evict_rate=config.evict_rate, replacement="random", model=model)
     m.stop_on_violation = stop_on_violation
     out = io.BytesIO()
     m.load_elf(config.path(), argv=[config.program, *config.argv], stdout=out, stderr=out)
     ft = Ftrace(m, method=method, drop=drop, buffer_size_kb=64)
+    _audit_against(ft, config.cmodx)
     return m, ft, out
+
+
+# what the trampolines' patch sites hold (guest/entry.S): (size, kind) before and after, either way round
+TRAMPOLINES = {"ftrace_call": ((4, "bl"), (4, "bl")), "ftrace_graph_call": ((4, "nop"), (4, "b"))}
+
+
+def _audit_against(ft, cmodx):
+    """Make the updates' CMODX audit watch what list `cmodx` leaves uncovered.  The kernel's audit
+    (methods.cmodx_covered) is the v7 list; for another, the same locations from the methods' site_writes,
+    judged by ftrace.kernel.cmodx."""
+    if cmodx == "v7":
+        return
+    if cmodx not in cmodx_lists.CMODX:
+        raise ValueError(f"unknown CMODX list {cmodx!r}; lists: {', '.join(cmodx_lists.CMODX)}")
+    method = ft.method
+
+    def site_locations(enable):
+        locs = []
+        for rec in method.records:
+            ret = ftrace_test_record(rec, enable)
+            if ret != FTRACE_UPDATE_IGNORE:
+                locs += [a for a, old, new in method.site_writes(rec, ret) if not cmodx_lists.allows(cmodx, old, new)]
+        return locs
+    method.cmodx_locations = site_locations
+    kernel_locations = ft.cmodx_locations
+    covered = {ft.sym[name] for name, pair in TRAMPOLINES.items() if cmodx_lists.allows(cmodx, *pair)}
+    ft.cmodx_locations = lambda command: [a for a in kernel_locations(command) if a not in covered]
+
+
+def has_cff(model):
+    """Whether the model's fills may return more than one value (a granule below the line, or fills that see
+    only what was cleaned to the PoU): the machine then reports each such fetch's could-fetch-from set."""
+    model = cpu.model.get_model(model)
+    return model.fetch_granule != "line" or model.pou
 
 
 def site_of(ft, pc):
@@ -181,18 +262,42 @@ def _mixed(ft, e):
     return val != ft.nop_insn() and val != ft.call_insn(rec)
 
 
+def _site_mixed(ft, e):
+    """A relaxed fetch at an mcount site that executed neither the site's nop, its call nor the breakpoint."""
+    rec = ft.records.lookup(e["pc"])
+    if rec is None:
+        return False
+    nop, call = ft.nop_insn(), ft.call_insn(rec)
+    return tuple(e["seen"]) not in {(nop >> 16, nop & 0xFFFF), (call >> 16, call & 0xFFFF), (BKPT_INSN,)}
+
+
 def _install_harvest(m, ft, res, observe=None):
     """Keep the violating fetch events through the machine's fetch hook: torn and stale-after-sync as the machine
-    flags them, and an in-window stale fetch that executed a mixed instruction (_mixed) as a torn one the machine
-    missed.  observe(), if given, runs after every batch of scheduler steps (the advance hook)."""
+    flags them, an in-window stale fetch that executed a mixed instruction (_mixed) as a torn one the machine
+    missed, and a relaxed fetch (any other kind: "cff") at a site as mixed (_site_mixed); a relaxed fetch whose
+    could-fetch-from set holds a pair outside Config.cmodx's list relies on UNPREDICTABLE.  observe(), if given,
+    runs after every batch of scheduler steps (the advance hook)."""
     last = None
+    rule = f"cmodx {res.cmodx}"
 
     def on_fetch(core, e):
         nonlocal last
         kind = e["kind"]
         same = (e["core"], e["pc"], e["instructions"]) == last
         last = (e["core"], e["pc"], e["instructions"])
-        if kind == "stale" and not same and _mixed(ft, e):
+        if kind not in VIOLATION_EVENTS and kind != "stale":
+            pair = cmodx_lists.forbidden_pair(res.cmodx, e.get("candidates", ()))
+            if pair is not None:
+                res.unpredictable += 1
+                if len(res.unpredictable_where) < EVENTS_KEPT:
+                    res.unpredictable_where.append(dict(
+                        locate(ft, "unpredictable", e["core"], e["pc"]), source="cff", rule=rule,
+                        candidates=[list(c) for c in e["candidates"]], pair=[list(p) for p in pair]))
+            if same or not _site_mixed(ft, e):       # same: the fetch was counted as a stale one
+                return
+            e = dict(e, kind="mixed")
+            res.mixed += 1
+        elif kind == "stale" and not same and _mixed(ft, e):
             e = dict(e, kind="torn", missed=True)
             res.torn_missed += 1
         elif kind not in VIOLATION_EVENTS:
@@ -217,18 +322,21 @@ def toggle(ft, config, n):
         ft.set_ftrace_filter(config.refilter[k - 2])
 
 
-def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, keep=None, observe=None):
-    """One randomized run; returns a RunResult (and, with keep=dict, the machine and ftrace in it).
+def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, keep=None, observe=None,
+            model="ideal"):
+    """One randomized run on machine model `model` (a cpu.model name or Model); returns a RunResult (and, with
+    keep=dict, the machine and ftrace in it).
 
     observe(m, ft), if given, is called once after boot and returns a callable run after every scheduler step
     (explain() watches the violating site with it)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     check_drop(method, drop)
+    model = cpu.model.get_model(model)
     ref_code, ref_out, ref_sp = reference_output(config)
     t0 = time.perf_counter()
-    m, ft, out = build(config, method, tuple(drop), seed, stop_on_violation)
-    res = RunResult(method, tuple(drop), seed)
+    m, ft, out = build(config, method, tuple(drop), seed, stop_on_violation, model)
+    res = RunResult(method, tuple(drop), seed, model.name, config.cmodx)
     _install_harvest(m, ft, res, observe(m, ft) if observe is not None else None)
     fault = None
     try:
@@ -258,7 +366,9 @@ def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, kee
     res.cmodx_fetches = sum(u.get("cmodx_fetches", 0) for u in ft.update_log)
     res.bkpt_hits = ft.bkpt_handler.hits
     res.updates = len(ft.update_log)
-    res.events = [dict(e, seen=list(e["seen"]), memory=list(e["memory"])) for e in res.events]
+    if not has_cff(model):
+        _audit_verdict(ft, res)
+    res.events = [_plain(e) for e in res.events]
     res.where = [locate(ft, e["kind"], e["core"], e["pc"]) for e in res.events]
     if fault is not None and not isinstance(fault, FetchViolation):
         res.where.append(locate(ft, "fault", fault.core, fault.pc))
@@ -270,6 +380,8 @@ def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, kee
         res.violations.append("fault")
     if res.torn or res.torn_missed:
         res.violations.append("torn")
+    if res.mixed:
+        res.violations.append("mixed")
     if res.late_stale:
         res.violations.append("late-stale")
     if not res.error:
@@ -283,18 +395,45 @@ def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, kee
     return res
 
 
+def _plain(e):
+    """A fetch event as JSON-ready lists."""
+    e = dict(e, seen=list(e["seen"]), memory=list(e["memory"]))
+    if "candidates" in e:
+        e["candidates"] = [list(c) for c in e["candidates"]]
+    return e
+
+
+def _audit_verdict(ft, res):
+    """Line-atomic fills: the CMODX audit's fetches are the ones that relied on UNPREDICTABLE, one where-entry
+    per update that had any (the audit counts, it does not say which core fetched where)."""
+    res.unpredictable = res.cmodx_fetches
+    rule = f"cmodx {res.cmodx}"
+    res.unpredictable_where = [
+        {"kind": "unpredictable", "core": None, "pc": None, "site": None, "func": None, "straddles": False,
+         "source": "audit", "rule": rule, "update": i, "fetches": u["cmodx_fetches"]}
+        for i, u in enumerate(ft.update_log) if u.get("cmodx_fetches")][:EVENTS_KEPT]
+
+
+def _unpredictable_text(w):
+    if w["source"] == "audit":
+        return f"update #{w['update'] + 1}: {w['fetches']} fetches of instructions it rewrote (CMODX audit)"
+    cands = " or ".join("[" + " ".join(map(_hw, c)) + "]" for c in w["candidates"])
+    return f"core {w['core']} at 0x{w['pc']:x} could fetch {cands}"
+
+
 def _hw(v):
     return "----" if v is None else f"{v:04x}"
 
 
-def explain(method, seed, drop=(), config=Config(), max_lines=40):
+def explain(method, seed, drop=(), config=Config(), max_lines=40, model="ideal", named=False):
     """Re-run a run exactly, stopping at its first torn or late-stale fetch (or fault), and tell what happened:
     which core fetched which halfwords at what time, what memory held, and the interleaving that led there --
     scheduler step by step, every write to the site and every change of what each core's icache holds for it,
     the updates' start and end (their last sync returned).  Returns (RunResult, text).
 
-    Two passes over the same seed: the first finds the violating address, the second watches it."""
-    first = run_one(method, seed, drop, config, stop_on_violation=True)
+    Two passes over the same seed: the first finds the violating address, the second watches it.  The first
+    line names the model when named=True or the model is not ideal, with the run's UNPREDICTABLE count."""
+    first = run_one(method, seed, drop, config, stop_on_violation=True, model=model)
     target = None
     if first.where:
         w = first.where[0]
@@ -353,10 +492,15 @@ def explain(method, seed, drop=(), config=Config(), max_lines=40):
         return after_step
 
     keep = {}
-    res = run_one(method, seed, drop, config, stop_on_violation=True, keep=keep, observe=observe)
+    res = run_one(method, seed, drop, config, stop_on_violation=True, keep=keep, observe=observe, model=model)
     m, ft = keep["machine"], keep["ftrace"]
-    lines = [f"replay of {res.label} seed {seed}: {', '.join(res.violations) or 'no violation'}; "
+    named = named or res.model != "ideal"
+    lines = [f"replay of {res.named if named else res.label} seed {seed}: "
+             f"{', '.join(res.violations) or 'no violation'}; "
              f"schedule of {res.schedule_len} steps, hash {res.schedule_hash}"]
+    if named:
+        lines.append(f"  relies on UNPREDICTABLE (cmodx {res.cmodx}): {res.unpredictable} fetches"
+                     + "".join(f"; first: {_unpredictable_text(w)}" for w in res.unpredictable_where[:1]))
     if res.error:
         lines.append(f"  stopped by: {res.error}")
     for e in res.events[:1]:
@@ -389,12 +533,21 @@ def explain(method, seed, drop=(), config=Config(), max_lines=40):
 
 @dataclass
 class Tally:
-    """One label's runs: how many, how many violating, {kind: runs that showed it} in first-seen order, and the
-    CMODX-uncovered fetches."""
+    """One label's runs: how many, how many violating, {kind: runs that showed it} in first-seen order, the
+    CMODX-uncovered fetches, how many runs without a violation relied on UNPREDICTABLE (rely) and against which
+    CMODX lists (lists), and the label's cell (method and drops) and model."""
     runs: int = 0
     bad: int = 0
     kinds: dict = field(default_factory=dict)
     cmodx: int = 0
+    rely: int = 0
+    lists: dict = field(default_factory=dict)
+    cell: str = ""
+    model: str = "ideal"
+
+    @property
+    def clean(self):
+        return self.runs - self.bad - self.rely
 
 
 def tally(results):
@@ -402,9 +555,12 @@ def tally(results):
     summarize, campaign.violation_rates and the report share."""
     by = {}
     for r in (results.values() if isinstance(results, dict) else results):
-        t = by.setdefault(r.label, Tally())
+        t = by.setdefault(r.label, Tally(cell=r.cell, model=r.model))
         t.runs += 1
         t.cmodx += r.cmodx_fetches
+        t.lists[r.cmodx] = True
+        if r.verdict == "unpredictable":
+            t.rely += 1
         if r.violations:
             t.bad += 1
             for k in r.violations:
@@ -412,11 +568,18 @@ def tally(results):
     return by
 
 
-def summarize(results):
-    """`METHOD: violations V of R runs` lines with the breakdown by kind, in first-seen order of labels."""
+def summarize(results, named=False):
+    """`METHOD: violations V of R runs` lines with the breakdown by kind, in first-seen order of labels; with
+    named=True (or any model but ideal) the three verdict classes under the model named, as
+    `METHOD [MODEL]: V violating (kind n, ...), U relying on UNPREDICTABLE (cmodx v7), C clean of R runs`."""
     lines = []
     for label, t in tally(results).items():
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(t.kinds.items()))
-        lines.append(f"{label}: violations {t.bad} of {t.runs} runs" + (f" ({kinds})" if kinds else "")
-                     + f"; CMODX-uncovered fetches {t.cmodx}")
+        if named or t.model != "ideal":
+            lines.append(f"{t.cell} [{t.model}]: {t.bad} violating" + (f" ({kinds})" if kinds else "")
+                         + f", {t.rely} relying on UNPREDICTABLE (cmodx {'/'.join(t.lists)}), {t.clean} clean "
+                         f"of {t.runs} runs; CMODX-uncovered fetches {t.cmodx}")
+        else:
+            lines.append(f"{label}: violations {t.bad} of {t.runs} runs" + (f" ({kinds})" if kinds else "")
+                         + f"; CMODX-uncovered fetches {t.cmodx}")
     return lines
