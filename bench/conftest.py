@@ -100,3 +100,9 @@ def pytest_terminal_summary(terminalreporter, config):
         w(f"{program} {method}: " + "; ".join(
             f"{what} {u['cycles']:,} cycles, {u['others_lost_cycles']:,} lost, {u['ipis']} IPIs, "
             f"{u['bkpt_hits']:,} bkpt hits" for what, u in (("enable", f["enable"]), ("disable", f["disable"]))))
+    models = figs.get("models", {})
+    if "ideal" in models:
+        base = models["ideal"]["run_s"] / models["ideal"]["runs"]
+        w("explorer run (breakpoint, hot.elf, 4 cores) per model, ms and x ideal: " + ", ".join(
+            f"{name} {f['run_s'] / f['runs'] * 1e3:.0f} (x{f['run_s'] / f['runs'] / base:.2f})"
+            for name, f in models.items()))

@@ -209,6 +209,9 @@ class CodePatcher:
         if release_flush:
             for c in self.m.cores:
                 c.flush_icache()             # the invalidate broadcast to the inner shareable domain (v7-A MP)
+        # every write is done and flushed while no other core ran: nothing is modified while they execute it,
+        # so the CMODX audit's window closes here (arm64's kick after the release modifies nothing)
+        self.watch_on_first_write(None)
         for cpu, since in parked.items():
             core = self.m.cores[cpu]
             core.charge(me.cycles - since)
