@@ -347,7 +347,17 @@ class StopMachineArm64(StopMachine):
         return ret
 
 
-class BranchOver(UpdateMethod):
+class SyncedCallerUpdate:
+    """Mixin: ftrace_call / ftrace_graph_call by the ARM write, then a sync (every core runs the caller site)."""
+
+    def ftrace_modify_code(self, ip, new):
+        ret = yield from super().ftrace_modify_code(ip, new)
+        if not ret:
+            yield from self.patcher.run_sync()
+        return ret
+
+
+class BranchOver(SyncedCallerUpdate, UpdateMethod):
     """The 16-bit branch over the whole `push {lr}; bl` site (see the module docstring)."""
 
     name = "branch_over"
@@ -402,13 +412,6 @@ class BranchOver(UpdateMethod):
         yield from self.sync(2)
         return 0
 
-    def ftrace_modify_code(self, ip, new):
-        """The ARM write, then a sync."""
-        ret = yield from super().ftrace_modify_code(ip, new)
-        if not ret:
-            yield from self.patcher.run_sync()
-        return ret
-
     def site_state(self, rec):
         head = self.m.read16(rec.ip - 2)
         if head == B_OVER:
@@ -455,7 +458,7 @@ class Unsynced(UpdateMethod):
         return 0
 
 
-class Direct(Unsynced):
+class Direct(SyncedCallerUpdate, Unsynced):
     """powerpc's way: whole-instruction stores, then one sync (arch/powerpc/kernel/ftrace.c)."""
 
     name = "direct"
@@ -470,13 +473,6 @@ class Direct(Unsynced):
             return ret
         yield from self.sync(1)
         return 0
-
-    def ftrace_modify_code(self, ip, new):
-        """The ARM write, then a sync."""
-        ret = yield from super().ftrace_modify_code(ip, new)
-        if not ret:
-            yield from self.patcher.run_sync()
-        return ret
 
 
 for _cls in (Breakpoint, StopMachine, BranchOver, Direct, Unsynced, StopMachineArm64):     # the order the CLI lists them
