@@ -323,12 +323,13 @@ def toggle(ft, config, n):
 
 
 def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, keep=None, observe=None,
-            model="ideal"):
+            model="ideal", mutate=None):
     """One randomized run on machine model `model` (a cpu.model name or Model); returns a RunResult (and, with
     keep=dict, the machine and ftrace in it).
 
     observe(m, ft), if given, is called once after boot and returns a callable run after every scheduler step
-    (explain() watches the violating site with it)."""
+    (explain() watches the violating site with it).  mutate(ft), if given, switches a deliberate bug on after
+    boot (ftrace.explore.mutants)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     check_drop(method, drop)
@@ -336,6 +337,8 @@ def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, kee
     ref_code, ref_out, ref_sp = reference_output(config)
     t0 = time.perf_counter()
     m, ft, out = build(config, method, tuple(drop), seed, stop_on_violation, model)
+    if mutate is not None:
+        mutate(ft)
     res = RunResult(method, tuple(drop), seed, model.name, config.cmodx)
     _install_harvest(m, ft, res, observe(m, ft) if observe is not None else None)
     fault = None
@@ -425,7 +428,7 @@ def _hw(v):
     return "----" if v is None else f"{v:04x}"
 
 
-def explain(method, seed, drop=(), config=Config(), max_lines=40, model="ideal", named=False):
+def explain(method, seed, drop=(), config=Config(), max_lines=40, model="ideal", named=False, mutate=None):
     """Re-run a run exactly, stopping at its first torn or late-stale fetch (or fault), and tell what happened:
     which core fetched which halfwords at what time, what memory held, and the interleaving that led there --
     scheduler step by step, every write to the site and every change of what each core's icache holds for it,
@@ -433,7 +436,7 @@ def explain(method, seed, drop=(), config=Config(), max_lines=40, model="ideal",
 
     Two passes over the same seed: the first finds the violating address, the second watches it.  The first
     line names the model when named=True or the model is not ideal, with the run's UNPREDICTABLE count."""
-    first = run_one(method, seed, drop, config, stop_on_violation=True, model=model)
+    first = run_one(method, seed, drop, config, stop_on_violation=True, model=model, mutate=mutate)
     target = None
     if first.where:
         w = first.where[0]
@@ -492,7 +495,8 @@ def explain(method, seed, drop=(), config=Config(), max_lines=40, model="ideal",
         return after_step
 
     keep = {}
-    res = run_one(method, seed, drop, config, stop_on_violation=True, keep=keep, observe=observe, model=model)
+    res = run_one(method, seed, drop, config, stop_on_violation=True, keep=keep, observe=observe, model=model,
+                  mutate=mutate)
     m, ft = keep["machine"], keep["ftrace"]
     named = named or res.model != "ideal"
     lines = [f"replay of {res.named if named else res.label} seed {seed}: "
