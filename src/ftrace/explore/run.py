@@ -451,17 +451,32 @@ def explain(method, seed, drop=(), config=Config(), max_lines=40, model="ideal",
         watched.extend(addrs)
         state = {"mem": [m.read16(a) for a in addrs],
                  "ic": [[c.icache_contents(a) for a in addrs] for c in m.cores],
-                 "ipis": [c.ipis_taken for c in m.cores], "busy": False, "steps": 0}
+                 "ipis": [c.ipis_taken for c in m.cores], "busy": False, "steps": 0, "violator": None}
+
+        def on_violation(core, e):
+            if e["kind"] in VIOLATION_EVENTS:
+                state["violator"] = core.id
+
+        def on_fault(core, fault):
+            state["violator"] = core.id
+            return False                    # noted, not handled: it stops the run as before
+        m.hook_add("fetch", on_violation)
+        m.hook_add("fault", on_fault)
 
         def after_step():
             n = len(m.record)
-            if n == state["steps"]:         # the step raised (the violation itself): not recorded
-                step, who = n + 1, None
-            else:
-                step, who = n, (m.record[-1][0] if n - state["steps"] == 1 else "")
+            batch = [a for a, _ in m.record[state["steps"]:n]]
+            step, who = n, (batch[0] if len(batch) == 1 else "")
             state["steps"] = n
-            actor = ("stopped" if who is None else "steps" if who == "" else
-                     who if isinstance(who, str) else f"core{who}")
+            actor = "steps" if who == "" else who if isinstance(who, str) else f"core{who}"
+            v = state["violator"]
+
+            def own(core):
+                """(step, actor) of a change to core's icache: the violating step (which raised, so is not
+                recorded) when core is the violator and had no other step since the last look."""
+                if v == core and v not in batch:
+                    return n + 1, f"core{v}"
+                return step, actor
             mem = [m.read16(a) for a in addrs]
             if mem != state["mem"]:
                 for a, old, new in zip(addrs, state["mem"], mem):
@@ -474,14 +489,18 @@ def explain(method, seed, drop=(), config=Config(), max_lines=40, model="ideal",
                 state["ipis"][c.id] = c.ipis_taken
                 if ic != state["ic"][c.id]:
                     was = state["ic"][c.id]
-                    if any(x is not None and y is None for x, y in zip(was, ic)):
+                    refilled = [f"0x{a:x}" for a, y in zip(addrs, ic) if y is not None]
+                    if ipi and refilled:     # the IPI's ICIALLU emptied the line: what it holds now came after
+                        why = f"IPI: icache invalidated, then refilled: {' '.join(refilled)} from memory"
+                    elif any(x is not None and y is None for x, y in zip(was, ic)):
                         why = ("IPI: icache invalidated" if ipi else
                                "local flush by the patcher" if who == f"agent:{c.id}" else
                                "local flush by the patcher or random eviction" if who == "" and m.agents
                                and c.id == ft.patch_cpu else "random eviction")
                     else:
                         why = "line fill from memory"
-                    timeline.append((step, f"[{actor}] core {c.id} icache [{' '.join(map(_hw, was))}] -> "
+                    at, by = own(c.id)
+                    timeline.append((at, f"[{by}] core {c.id} icache [{' '.join(map(_hw, was))}] -> "
                                            f"[{' '.join(map(_hw, ic))}] ({why}), core cycle {c.cycles}"))
                     state["ic"][c.id] = ic
             busy = bool(m.agents)
