@@ -37,12 +37,14 @@ of a rewritten instruction between the update's first write and its last sync, o
 import hashlib
 import io
 import os
+import random
 import time
 from dataclasses import dataclass, field
 
 import cpu
 import cpu.model
 from cpu.core import FetchViolation
+from ftrace.explore.adversary import Adversary, Coverage
 from ftrace.kernel import cmodx as cmodx_lists
 from ftrace.kernel.methods import BKPT_INSN, METHODS, check_drop
 from ftrace.kernel.records import FTRACE_UPDATE_IGNORE, ftrace_test_record
@@ -67,6 +69,15 @@ class Config:
     refilter: tuple = ("", HALF)    # after each off/on pair, these filters in turn (see the module docstring)
     max_instructions: int = 20_000_000
     cmodx: str = "v7"               # the CMODX list a fetch relies on UNPREDICTABLE against (ftrace.kernel.cmodx)
+    # adversarial options (ftrace.explore.adversary), off by default: today's runs exactly
+    evict_sites: int = 0            # per step, in 1/65536: evict a line holding a site, on a random core
+    desched_rate: int = 0           # per step, in 1/65536: deschedule a random core for a Pareto number of steps
+    desched_alpha: float = 1.2      # the Pareto shape: smaller is heavier-tailed
+    desched_min: int = 20           # the Pareto scale: the shortest descheduling, in steps
+    patch_cpu: int = 0              # the patching core; -1: a random one per run (from the seed)
+
+    def adversarial(self):
+        return bool(self.evict_sites or self.desched_rate)
 
     def path(self):
         return self.program if os.path.isabs(self.program) else os.path.join(GUEST, self.program)
@@ -92,6 +103,9 @@ class RunResult:
                 site's ip the pc belongs to, or None), func, straddles (the site's BL crosses an icache line)
     schedule_len, schedule_hash   the recorded schedule (Machine.record): its length and a hash, to tell that a
                 replay followed the same interleaving
+    coverage    {phase: [site-update windows, covered ones, breakpoint hits]} (ftrace.explore.adversary.Coverage);
+                split_fetches: reported fetches at straddling sites; site_evictions, descheduled_steps: what the
+                adversarial options did; patch_cpu: the patching core
     """
     method: str
     drop: tuple
@@ -117,6 +131,11 @@ class RunResult:
     unpredictable_where: list = field(default_factory=list)
     schedule_len: int = 0
     schedule_hash: str = ""
+    coverage: dict = field(default_factory=dict)
+    split_fetches: int = 0
+    site_evictions: int = 0
+    descheduled_steps: int = 0
+    patch_cpu: int = 0
     host_seconds: float = 0.0
 
     @property
@@ -188,7 +207,8 @@ def build(config, method, drop, seed, stop_on_violation=False, model="ideal"):
     m.stop_on_violation = stop_on_violation
     out = io.BytesIO()
     m.load_elf(config.path(), argv=[config.program, *config.argv], stdout=out, stderr=out)
-    ft = Ftrace(m, method=method, drop=drop, buffer_size_kb=64)
+    patch_cpu = config.patch_cpu if config.patch_cpu >= 0 else random.Random(seed).randrange(config.cores)
+    ft = Ftrace(m, method=method, drop=drop, buffer_size_kb=64, patch_cpu=patch_cpu)
     _audit_against(ft, config.cmodx)
     return m, ft, out
 
@@ -339,7 +359,10 @@ def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, kee
     m, ft, out = build(config, method, tuple(drop), seed, stop_on_violation, model)
     if mutate is not None:
         mutate(ft)
-    res = RunResult(method, tuple(drop), seed, model.name, config.cmodx)
+    res = RunResult(method, tuple(drop), seed, model.name, config.cmodx, patch_cpu=ft.patch_cpu)
+    Coverage(m, ft, res)
+    if config.adversarial():
+        Adversary(m, ft, config, seed, res)
     _install_harvest(m, ft, res, observe(m, ft) if observe is not None else None)
     fault = None
     try:
@@ -362,6 +385,7 @@ def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, kee
     except FtraceError as e:        # ftrace_bug killed ftrace (a site held what the update did not expect)
         res.error = f"ftrace-bug: {e}"
     st = m.stats()
+    res.coverage = dict(sorted(res.coverage.items(), key=lambda kv: int(kv[0])))
     res.instructions = m.instructions
     res.torn = sum(s["torn_fetches"] for s in st)
     res.stale = sum(s["stale_fetches"] for s in st)
