@@ -75,7 +75,9 @@ RECORDED_STEPS = {"breakpoint": ("sync1", "sync2", "sync3"), "stop_machine": ("r
 
 # RunResult fields added after the fingerprints were recorded (the machine model, the CMODX list, the mixed and
 # relies-on-UNPREDICTABLE verdicts): not part of the recorded results, so left out of the comparison.
-NEW_RUN_FIELDS = ("model", "cmodx", "mixed", "unpredictable", "unpredictable_where")
+# Then the coverage figures, what the adversarial options did and the patching core.
+NEW_RUN_FIELDS = ("model", "cmodx", "mixed", "unpredictable", "unpredictable_where", "coverage", "split_fetches",
+                  "site_evictions", "descheduled_steps", "patch_cpu")
 
 
 def explore_runs():

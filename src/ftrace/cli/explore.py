@@ -20,6 +20,7 @@ import time
 import cpu.model
 from ftrace.explore.campaign import (BACKENDS, CampaignError, JsonlWriter, labels_for, models_for, replay_command,
                                      run_campaign, tasks_for)
+from ftrace.explore.adversary import WORKLOADS, coverage_lines
 from ftrace.explore.run import Config, explain, summarize
 from ftrace.kernel.cmodx import CMODX, SOURCES
 from ftrace.kernel.methods import METHODS, check_drop, droppable_help
@@ -63,6 +64,20 @@ def add_explore_parsers(subparsers):
     e.add_argument("--save", metavar="FILE", help="write every result as a JSON line (violating runs with their "
                                                   "events and the recorded schedule's length and hash)")
     e.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    a = e.add_argument_group("coverage and adversarial options (default off: today's runs exactly)")
+    a.add_argument("--coverage", action="store_true",
+                   help="per method and phase: the share of site-update windows some core fetched the site in, "
+                        "breakpoint hits per window, split fetches and site-line evictions per run")
+    a.add_argument("--workload", choices=WORKLOADS, default="hot", help="the guest program (default hot)")
+    a.add_argument("--cores", type=int, default=4, metavar="N", help="cores, 2 to 16 (default 4)")
+    a.add_argument("--patch-cpu", default="0", metavar="C",
+                   help="the patching core, or 'random' (one per run, from the seed; default 0)")
+    a.add_argument("--evict-sites", type=int, default=0, metavar="P",
+                   help="per step, in 1/65536: evict a line holding a site on a random core")
+    a.add_argument("--desched-rate", type=int, default=0, metavar="P",
+                   help="per step, in 1/65536: deschedule a random core for a Pareto-distributed number of steps")
+    a.add_argument("--desched-alpha", type=float, default=1.2, metavar="A", help="the Pareto shape (default 1.2)")
+    a.add_argument("--desched-min", type=int, default=20, metavar="S", help="the shortest descheduling (steps)")
     r = subparsers.add_parser(
         "replay", help="re-run one explorer run exactly and show the interleaving that broke (or print a "
                        "recorded trace file with -i)",
@@ -129,7 +144,10 @@ def cmd_explore(args):
                 raise CampaignError(f"--cost-programs: {', '.join(missing)} not found")
     except CampaignError as e:
         return _usage(str(e))
-    config = Config(cmodx=args.cmodx or "v7")
+    try:
+        config = explore_config(args)
+    except CampaignError as e:
+        return _usage(str(e))
     named = bool(args.model or args.cmodx)
     writer = None
     if args.save:
@@ -158,6 +176,9 @@ def cmd_explore(args):
             shown.add(r.label)
             print(f"  {r.named if named else r.label}: first violation at seed {r.seed} ({', '.join(r.violations)}): "
                   f"{replay_command(r)}")
+    if args.coverage:
+        for line in coverage_lines(results):
+            print(line)
     print(f"explore: {len(results)} runs in {elapsed:.1f} s ({len(results) / max(elapsed, 1e-9):.1f} runs/s)",
           file=sys.stderr)
     if args.report:
@@ -179,6 +200,25 @@ def cmd_explore(args):
     return 0
 
 
+def explore_config(args):
+    """The run Config of the explore options."""
+    if not 2 <= args.cores <= 16:
+        raise CampaignError("--cores wants 2 to 16")
+    if args.patch_cpu == "random":
+        patch_cpu = -1
+    elif args.patch_cpu.isdigit() and int(args.patch_cpu) < args.cores:
+        patch_cpu = int(args.patch_cpu)
+    else:
+        raise CampaignError(f"--patch-cpu wants a core below {args.cores} or 'random', got {args.patch_cpu!r}")
+    if not (0 <= args.evict_sites <= 65536 and 0 <= args.desched_rate <= 65536):
+        raise CampaignError("--evict-sites and --desched-rate are in 1/65536: 0 to 65536")
+    if args.desched_alpha <= 0 or args.desched_min < 1:
+        raise CampaignError("--desched-alpha wants a positive shape, --desched-min at least 1 step")
+    return Config(cmodx=args.cmodx or "v7", cores=args.cores, patch_cpu=patch_cpu, evict_sites=args.evict_sites,
+                  desched_rate=args.desched_rate, desched_alpha=args.desched_alpha, desched_min=args.desched_min,
+                  coverage=bool(args.coverage or args.report), **WORKLOADS[args.workload])
+
+
 def _command_line(args):
     parts = ["python -m ftrace explore"]
     for m in args.method or []:
@@ -189,6 +229,12 @@ def _command_line(args):
         parts.append(f"--cmodx {args.cmodx}")
     if args.drop:
         parts.append(f"--drop {args.drop}")
+    for flag, default in (("workload", "hot"), ("cores", 4), ("patch_cpu", "0"), ("evict_sites", 0),
+                          ("desched_rate", 0), ("desched_alpha", 1.2), ("desched_min", 20)):
+        if getattr(args, flag) != default:
+            parts.append(f"--{flag.replace('_', '-')} {getattr(args, flag)}")
+    if args.coverage:
+        parts.append("--coverage")
     parts.append(f"--runs {args.runs}")
     if args.drop_runs is not None:
         parts.append(f"--drop-runs {args.drop_runs}")

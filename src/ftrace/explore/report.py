@@ -22,6 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import cpu.model  # noqa: E402
+from ftrace.explore.adversary import coverage_lines  # noqa: E402
 from ftrace.explore.campaign import replay_command  # noqa: E402
 from ftrace.explore.run import tally  # noqa: E402
 from ftrace.kernel.methods import METHODS  # noqa: E402
@@ -446,6 +447,15 @@ def write_report(outdir, results, cost_rows=(), command=None, config=None, elaps
             r = next(r for r in groups[lb] if r.seed == s["first_seed"])
             md.append(f"* {lb}, seed {r.seed}: {', '.join(r.violations)} -- `{replay_command(r)}`")
         md.append("")
+    runs = list(results.values()) if isinstance(results, dict) else list(results)
+    if any(r.coverage for r in runs):
+        md += ["## Coverage", "",
+               "Per update phase k (the k-th sync of an update; stop_machine's release closes its one window): "
+               "the share of site-update windows -- from the site's write to the end of sync k -- in which some "
+               "core fetched the site as the machine reports fetches (stale, torn or relaxed), the breakpoint hits "
+               "per window, and per run the reported fetches at straddling sites and the targeted evictions of "
+               "site lines (ftrace.explore.adversary).", ""]
+        md += [f"* {line}" for line in coverage_lines(runs)] + [""]
     md += ["## CMODX audit", "",
            "On a model with line-atomic fills (ideal, and each relaxation that keeps them) this audit is the "
            "relies-on-UNPREDICTABLE check; a model whose fills may return several values judges each fetch's "

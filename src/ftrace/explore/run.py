@@ -37,12 +37,14 @@ of a rewritten instruction between the update's first write and its last sync, o
 import hashlib
 import io
 import os
+import random
 import time
 from dataclasses import dataclass, field
 
 import cpu
 import cpu.model
 from cpu.core import FetchViolation
+from ftrace.explore.adversary import AdversarialMachine, Coverage
 from ftrace.kernel import cmodx as cmodx_lists
 from ftrace.kernel.methods import BKPT_INSN, METHODS, check_drop
 from ftrace.kernel.records import FTRACE_UPDATE_IGNORE, ftrace_test_record
@@ -67,6 +69,16 @@ class Config:
     refilter: tuple = ("", HALF)    # after each off/on pair, these filters in turn (see the module docstring)
     max_instructions: int = 20_000_000
     cmodx: str = "v7"               # the CMODX list a fetch relies on UNPREDICTABLE against (ftrace.kernel.cmodx)
+    # adversarial options (ftrace.explore.adversary), off by default: today's runs exactly
+    evict_sites: int = 0            # per step, in 1/65536: evict a line holding a site, on a random core
+    desched_rate: int = 0           # per step, in 1/65536: deschedule a random core for a Pareto number of steps
+    desched_alpha: float = 1.2      # the Pareto shape: smaller is heavier-tailed
+    desched_min: int = 20           # the Pareto scale: the shortest descheduling, in steps
+    patch_cpu: int = 0              # the patching core; -1: a random one per run (from the seed)
+    coverage: bool = False          # observe what the run exercised (ftrace.explore.adversary.Coverage)
+
+    def adversarial(self):
+        return bool(self.evict_sites or self.desched_rate)
 
     def path(self):
         return self.program if os.path.isabs(self.program) else os.path.join(GUEST, self.program)
@@ -92,6 +104,9 @@ class RunResult:
                 site's ip the pc belongs to, or None), func, straddles (the site's BL crosses an icache line)
     schedule_len, schedule_hash   the recorded schedule (Machine.record): its length and a hash, to tell that a
                 replay followed the same interleaving
+    coverage    {phase: [site-update windows, covered ones, breakpoint hits]} (ftrace.explore.adversary.Coverage);
+                split_fetches: reported fetches at straddling sites; site_evictions, descheduled_steps: what the
+                adversarial options did; patch_cpu: the patching core
     """
     method: str
     drop: tuple
@@ -117,6 +132,11 @@ class RunResult:
     unpredictable_where: list = field(default_factory=list)
     schedule_len: int = 0
     schedule_hash: str = ""
+    coverage: dict = field(default_factory=dict)
+    split_fetches: int = 0
+    site_evictions: int = 0
+    descheduled_steps: int = 0
+    patch_cpu: int = 0
     host_seconds: float = 0.0
 
     @property
@@ -183,12 +203,14 @@ def reference_output(config):
 
 
 def build(config, method, drop, seed, stop_on_violation=False, model="ideal"):
-    m = cpu.Machine(cores=config.cores, seed=seed, schedule="random", quantum=config.quantum,
-                    evict_rate=config.evict_rate, replacement="random", model=model)
+    machine = AdversarialMachine if config.adversarial() else cpu.Machine
+    m = machine(cores=config.cores, seed=seed, schedule="random", quantum=config.quantum,
+                evict_rate=config.evict_rate, replacement="random", model=model)
     m.stop_on_violation = stop_on_violation
     out = io.BytesIO()
     m.load_elf(config.path(), argv=[config.program, *config.argv], stdout=out, stderr=out)
-    ft = Ftrace(m, method=method, drop=drop, buffer_size_kb=64)
+    patch_cpu = config.patch_cpu if config.patch_cpu >= 0 else random.Random(seed).randrange(config.cores)
+    ft = Ftrace(m, method=method, drop=drop, buffer_size_kb=64, patch_cpu=patch_cpu)
     _audit_against(ft, config.cmodx)
     return m, ft, out
 
@@ -323,12 +345,13 @@ def toggle(ft, config, n):
 
 
 def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, keep=None, observe=None,
-            model="ideal"):
+            model="ideal", mutate=None):
     """One randomized run on machine model `model` (a cpu.model name or Model); returns a RunResult (and, with
     keep=dict, the machine and ftrace in it).
 
     observe(m, ft), if given, is called once after boot and returns a callable run after every scheduler step
-    (explain() watches the violating site with it)."""
+    (explain() watches the violating site with it).  mutate(ft), if given, switches a deliberate bug on after
+    boot (ftrace.explore.mutants)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     check_drop(method, drop)
@@ -336,7 +359,13 @@ def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, kee
     ref_code, ref_out, ref_sp = reference_output(config)
     t0 = time.perf_counter()
     m, ft, out = build(config, method, tuple(drop), seed, stop_on_violation, model)
-    res = RunResult(method, tuple(drop), seed, model.name, config.cmodx)
+    if mutate is not None:
+        mutate(ft)
+    res = RunResult(method, tuple(drop), seed, model.name, config.cmodx, patch_cpu=ft.patch_cpu)
+    if config.coverage:
+        Coverage(m, ft, res)
+    if config.adversarial():
+        m.adversary(ft, config, seed, res)
     _install_harvest(m, ft, res, observe(m, ft) if observe is not None else None)
     fault = None
     try:
@@ -359,6 +388,7 @@ def run_one(method, seed, drop=(), config=Config(), stop_on_violation=False, kee
     except FtraceError as e:        # ftrace_bug killed ftrace (a site held what the update did not expect)
         res.error = f"ftrace-bug: {e}"
     st = m.stats()
+    res.coverage = dict(sorted(res.coverage.items(), key=lambda kv: int(kv[0])))
     res.instructions = m.instructions
     res.torn = sum(s["torn_fetches"] for s in st)
     res.stale = sum(s["stale_fetches"] for s in st)
@@ -425,7 +455,7 @@ def _hw(v):
     return "----" if v is None else f"{v:04x}"
 
 
-def explain(method, seed, drop=(), config=Config(), max_lines=40, model="ideal", named=False):
+def explain(method, seed, drop=(), config=Config(), max_lines=40, model="ideal", named=False, mutate=None):
     """Re-run a run exactly, stopping at its first torn or late-stale fetch (or fault), and tell what happened:
     which core fetched which halfwords at what time, what memory held, and the interleaving that led there --
     scheduler step by step, every write to the site and every change of what each core's icache holds for it,
@@ -433,7 +463,7 @@ def explain(method, seed, drop=(), config=Config(), max_lines=40, model="ideal",
 
     Two passes over the same seed: the first finds the violating address, the second watches it.  The first
     line names the model when named=True or the model is not ideal, with the run's UNPREDICTABLE count."""
-    first = run_one(method, seed, drop, config, stop_on_violation=True, model=model)
+    first = run_one(method, seed, drop, config, stop_on_violation=True, model=model, mutate=mutate)
     target = None
     if first.where:
         w = first.where[0]
@@ -448,17 +478,32 @@ def explain(method, seed, drop=(), config=Config(), max_lines=40, model="ideal",
         watched.extend(addrs)
         state = {"mem": [m.read16(a) for a in addrs],
                  "ic": [[c.icache_contents(a) for a in addrs] for c in m.cores],
-                 "ipis": [c.ipis_taken for c in m.cores], "busy": False, "steps": 0}
+                 "ipis": [c.ipis_taken for c in m.cores], "busy": False, "steps": 0, "violator": None}
+
+        def on_violation(core, e):
+            if e["kind"] in VIOLATION_EVENTS:
+                state["violator"] = core.id
+
+        def on_fault(core, fault):
+            state["violator"] = core.id
+            return False                    # noted, not handled: it stops the run as before
+        m.hook_add("fetch", on_violation)
+        m.hook_add("fault", on_fault)
 
         def after_step():
             n = len(m.record)
-            if n == state["steps"]:         # the step raised (the violation itself): not recorded
-                step, who = n + 1, None
-            else:
-                step, who = n, (m.record[-1][0] if n - state["steps"] == 1 else "")
+            batch = [a for a, _ in m.record[state["steps"]:n]]
+            step, who = n, (batch[0] if len(batch) == 1 else "")
             state["steps"] = n
-            actor = ("stopped" if who is None else "steps" if who == "" else
-                     who if isinstance(who, str) else f"core{who}")
+            actor = "steps" if who == "" else who if isinstance(who, str) else f"core{who}"
+            v = state["violator"]
+
+            def own(core):
+                """(step, actor) of a change to core's icache: the violating step (which raised, so is not
+                recorded) when core is the violator and had no other step since the last look."""
+                if v == core and v not in batch:
+                    return n + 1, f"core{v}"
+                return step, actor
             mem = [m.read16(a) for a in addrs]
             if mem != state["mem"]:
                 for a, old, new in zip(addrs, state["mem"], mem):
@@ -471,14 +516,18 @@ def explain(method, seed, drop=(), config=Config(), max_lines=40, model="ideal",
                 state["ipis"][c.id] = c.ipis_taken
                 if ic != state["ic"][c.id]:
                     was = state["ic"][c.id]
-                    if any(x is not None and y is None for x, y in zip(was, ic)):
+                    refilled = [f"0x{a:x}" for a, y in zip(addrs, ic) if y is not None]
+                    if ipi and refilled:     # the IPI's ICIALLU emptied the line: what it holds now came after
+                        why = f"IPI: icache invalidated, then refilled: {' '.join(refilled)} from memory"
+                    elif any(x is not None and y is None for x, y in zip(was, ic)):
                         why = ("IPI: icache invalidated" if ipi else
                                "local flush by the patcher" if who == f"agent:{c.id}" else
                                "local flush by the patcher or random eviction" if who == "" and m.agents
                                and c.id == ft.patch_cpu else "random eviction")
                     else:
                         why = "line fill from memory"
-                    timeline.append((step, f"[{actor}] core {c.id} icache [{' '.join(map(_hw, was))}] -> "
+                    at, by = own(c.id)
+                    timeline.append((at, f"[{by}] core {c.id} icache [{' '.join(map(_hw, was))}] -> "
                                            f"[{' '.join(map(_hw, ic))}] ({why}), core cycle {c.cycles}"))
                     state["ic"][c.id] = ic
             busy = bool(m.agents)
@@ -492,7 +541,8 @@ def explain(method, seed, drop=(), config=Config(), max_lines=40, model="ideal",
         return after_step
 
     keep = {}
-    res = run_one(method, seed, drop, config, stop_on_violation=True, keep=keep, observe=observe, model=model)
+    res = run_one(method, seed, drop, config, stop_on_violation=True, keep=keep, observe=observe, model=model,
+                  mutate=mutate)
     m, ft = keep["machine"], keep["ftrace"]
     named = named or res.model != "ideal"
     lines = [f"replay of {res.named if named else res.label} seed {seed}: "

@@ -363,6 +363,7 @@ class BranchOver(SyncedCallerUpdate, UpdateMethod):
     name = "branch_over"
     droppable = ("sync1", "sync2", "quiesce", "pou-clean", "isb")
     expected = "safe"
+    push_before_bl = False      # mutant branch-over-push-before-bl: the push enabled before the BL is written
 
     def ftrace_code_disable(self, rec, mcount_addr):
         """The nop, then the branch over the site (a boot-time store: nothing runs yet)."""
@@ -388,6 +389,9 @@ class BranchOver(SyncedCallerUpdate, UpdateMethod):
             if ret == FTRACE_UPDATE_MAKE_CALL:
                 if head != B_OVER:
                     return self.bug(-errno.EINVAL, rec)
+                if self.push_before_bl:
+                    p.write16(rec.ip - 2, insn.PUSH_LR)
+                    yield
                 if p.read_insn(rec.ip) != call:
                     yield from self.quiesce(rec.ip)
                     err = yield from p.patch_text(rec.ip, call)

@@ -51,6 +51,10 @@ class CodePatcher:
         self.stats = PatchStats()
         self.pending_watch = None
         self.dirty = None               # [lo, hi) of the code written since the last sync (run_sync cleans it)
+        self.sync_observers = []        # f(event) at each sync's 'start' and 'end' (explorer coverage)
+        # mutant switches (ftrace.explore.mutants), off by default:
+        self.no_self_flush = False      # the patching core never invalidates its own icache
+        self.sync_skips = frozenset()   # lines the sync IPI leaves valid (then it invalidates by MVA, not ICIALLU)
 
     def watch_on_first_write(self, locations):
         """The CMODX audit counts fetches of `locations` from this update's first write on (None: stop):
@@ -117,7 +121,8 @@ class CodePatcher:
         self.m.dsb(self.cpu)
         if ordered:
             yield
-        invalidate(me)
+        if not self.no_self_flush:
+            invalidate(me)
         if ordered or model.prefetch:
             yield
         self.m.dsb(self.cpu)
@@ -142,9 +147,23 @@ class CodePatcher:
         lo, hi = self.dirty or (0, 0)
         self.dirty = None
         self.stats.syncs += 1
+        for f in self.sync_observers:
+            f("start")
         yield from self.coherent_range(lo, hi, lambda core: core.flush_icache())
-        yield from self.kick_all_cpus_sync(do_sync_core)
+        yield from self.kick_all_cpus_sync(self._sync_by_mva(lo, hi) if self.sync_skips else do_sync_core)
         self.m.completed_wseq = start
+        for f in self.sync_observers:
+            f("end")
+
+    def _sync_by_mva(self, lo, hi):
+        """The sync IPI as ICIMVAU over the written lines, leaving out sync_skips."""
+        size = self.m.line_size
+
+        def handler(core):
+            for a in range(lo & -size, hi, size):
+                if a not in self.sync_skips:
+                    core.flush_icache_range(a, a + size)
+        return handler
 
     def kick_all_cpus_sync(self, fn):
         """IPI every other running core with fn and wait until all have taken it (smp_call_function(fn, NULL,
@@ -212,6 +231,8 @@ class CodePatcher:
         # every write is done and flushed while no other core ran: nothing is modified while they execute it,
         # so the CMODX audit's window closes here (arm64's kick after the release modifies nothing)
         self.watch_on_first_write(None)
+        for f in self.sync_observers:
+            f("end")                         # the release: the parked cores' windows close here
         for cpu, since in parked.items():
             core = self.m.cores[cpu]
             core.charge(me.cycles - since)

@@ -397,6 +397,7 @@ cdef class FtraceBreakpoint(ExceptionHandler):
     cdef public IpSet locations
     cdef public IpSet caller_sites      # ftrace_call / ftrace_graph_call: skipping them skips one call, no stack effect
     cdef public bint emulate_call
+    cdef public bint skip_without_pop   # mutant handler-skips-without-pop: skip the site, leave the pushed lr
     cdef public uint32_t call_target
     cdef public uint32_t cost
     cdef public uint64_t hits
@@ -420,6 +421,8 @@ cdef class FtraceBreakpoint(ExceptionHandler):
         if self.emulate_call:
             core.r[14] = (pc + 4) | 1
             return self.call_target & 0xfffffffeu
+        if self.skip_without_pop:
+            return pc + 4
         sp = core.r[13]
         core.r[14] = ld32(core, sp)
         core.r[13] = sp + 4
