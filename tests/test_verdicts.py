@@ -12,7 +12,7 @@ from ftrace.explore import run as explore_run
 from ftrace.explore.campaign import models_for, replay_command, save_record, tasks_for
 from ftrace.explore.run import Config, RunResult, build, has_cff, run_one, summarize
 from ftrace.kernel import cmodx, insn
-from ftrace.kernel.methods import BKPT_INSN, METHODS, UpdateMethod, cmodx_covered
+from ftrace.kernel.methods import BKPT_INSN, METHODS
 
 BL = insn.halves(insn.thumb_bl(0x8000, 0x9000))
 BL2 = insn.halves(insn.thumb_bl(0x8000, 0xA000))
@@ -68,25 +68,21 @@ def test_maa_halfword_rules():
     assert cmodx.forbidden_pair("maa", [BL]) is None and cmodx.forbidden_pair("maa", [BL, BL]) is None
 
 
-def test_v7_kind_level_is_the_kernels_audit():
-    """At the kind level the v7 list is methods.cmodx_covered, for every pair the methods rewrite."""
-    pairs = [((2, "b"), (2, "push")), ((4, "ldr"), (4, "bl")), ((4, "bl"), (4, "bl")), ((2, "b"), (2, "bkpt")),
-             ((2, "nop"), (2, "svc")), ((4, "nop"), (4, "b"))]
-    for old, new in pairs:
-        assert cmodx.allows("v7", old, new) == cmodx_covered(old, new), (old, new)
-    with pytest.raises(ValueError):
+def test_unknown_list_is_refused():
+    with pytest.raises(ValueError, match="unknown CMODX list"):
         cmodx.allows("v9", (2, "b"), (2, "b"))
 
 
-def test_maa_audit_locations_match_the_methods():
-    """Under maa the explorer's audit takes the sites from site_writes as the methods do (the rewrites they make
-    are uncovered under both lists), and drops ftrace_call (BL -> BL is covered under maa)."""
+def test_audit_locations_follow_the_list():
+    """The updates' audit watches what the run's CMODX list leaves uncovered: the sites' rewrites under both
+    lists; ftrace_call (BL -> BL) only under v7, ftrace_graph_call (nop.w <-> b.w) under both."""
     for name in METHODS:
-        _, ft, _ = build(Config(cmodx="maa"), name, (), 0)
+        fts = {lst: build(Config(cmodx=lst), name, (), 0)[1] for lst in ("v7", "maa")}
         for enable in (0, 1):
-            assert ft.method.cmodx_locations(enable) == UpdateMethod.cmodx_locations(ft.method, enable), name
-        assert ft.sym["ftrace_call"] not in ft.cmodx_locations(0xFF)
-        assert ft.sym["ftrace_graph_call"] in ft.cmodx_locations(0xFF)
+            assert fts["v7"].method.cmodx_locations(enable) == fts["maa"].method.cmodx_locations(enable), name
+        assert fts["v7"].sym["ftrace_call"] in fts["v7"].cmodx_locations(0xFF)
+        assert fts["maa"].sym["ftrace_call"] not in fts["maa"].cmodx_locations(0xFF)
+        assert fts["maa"].sym["ftrace_graph_call"] in fts["maa"].cmodx_locations(0xFF)
 
 
 # ---- the verdicts of a run ----

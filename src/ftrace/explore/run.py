@@ -47,7 +47,6 @@ from cpu.core import FetchViolation
 from ftrace.explore.adversary import AdversarialMachine, Coverage
 from ftrace.kernel import cmodx as cmodx_lists
 from ftrace.kernel.methods import BKPT_INSN, METHODS, check_drop
-from ftrace.kernel.records import FTRACE_UPDATE_IGNORE, ftrace_test_record
 from ftrace.kernel.ops import FtraceError
 from ftrace.kernel.trace import Ftrace
 
@@ -210,36 +209,8 @@ def build(config, method, drop, seed, stop_on_violation=False, model="ideal"):
     out = io.BytesIO()
     m.load_elf(config.path(), argv=[config.program, *config.argv], stdout=out, stderr=out)
     patch_cpu = config.patch_cpu if config.patch_cpu >= 0 else random.Random(seed).randrange(config.cores)
-    ft = Ftrace(m, method=method, drop=drop, buffer_size_kb=64, patch_cpu=patch_cpu)
-    _audit_against(ft, config.cmodx)
+    ft = Ftrace(m, method=method, drop=drop, buffer_size_kb=64, patch_cpu=patch_cpu, cmodx_list=config.cmodx)
     return m, ft, out
-
-
-# what the trampolines' patch sites hold (guest/entry.S): (size, kind) before and after, either way round
-TRAMPOLINES = {"ftrace_call": ((4, "bl"), (4, "bl")), "ftrace_graph_call": ((4, "nop"), (4, "b"))}
-
-
-def _audit_against(ft, cmodx):
-    """Make the updates' CMODX audit watch what list `cmodx` leaves uncovered.  The kernel's audit
-    (methods.cmodx_covered) is the v7 list; for another, the same locations from the methods' site_writes,
-    judged by ftrace.kernel.cmodx."""
-    if cmodx == "v7":
-        return
-    if cmodx not in cmodx_lists.CMODX:
-        raise ValueError(f"unknown CMODX list {cmodx!r}; lists: {', '.join(cmodx_lists.CMODX)}")
-    method = ft.method
-
-    def site_locations(enable):
-        locs = []
-        for rec in method.records:
-            ret = ftrace_test_record(rec, enable)
-            if ret != FTRACE_UPDATE_IGNORE:
-                locs += [a for a, old, new in method.site_writes(rec, ret) if not cmodx_lists.allows(cmodx, old, new)]
-        return locs
-    method.cmodx_locations = site_locations
-    kernel_locations = ft.cmodx_locations
-    covered = {ft.sym[name] for name, pair in TRAMPOLINES.items() if cmodx_lists.allows(cmodx, *pair)}
-    ft.cmodx_locations = lambda command: [a for a in kernel_locations(command) if a not in covered]
 
 
 def has_cff(model):

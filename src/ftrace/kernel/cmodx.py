@@ -66,14 +66,19 @@ def classify(enc):
     return 4, "other"
 
 
+def check(cmodx):
+    """ValueError naming the lists unless `cmodx` is one."""
+    if cmodx not in CMODX:
+        raise ValueError(f"unknown CMODX list {cmodx!r}; lists: {', '.join(CMODX)}")
+
+
 def allows(cmodx, old, new, halves=(0, 1)):
     """Whether list `cmodx` lets another core fetch while an instruction (size, kind) `old` becomes `new` (and
     back), `halves` being the halfword positions that differ (32-bit pairs; a kind-level question: both)."""
     (sa, ka), (sb, kb) = old, new
     if cmodx == "v7":
         return sa == sb == 2 and ka in V7_16 and kb in V7_16
-    if cmodx != "maa":
-        raise ValueError(f"unknown CMODX list {cmodx!r}; lists: {', '.join(CMODX)}")
+    check(cmodx)
     if sa == sb == 2:
         return ka in MAA_16 and kb in MAA_16
     if sa != sb:                        # hw1 of a 32-bit instruction <-> a 16-bit one

@@ -10,7 +10,7 @@ sites change is the arch layer's, an update method object from methods.METHODS w
 import errno
 
 from cpu.machine import CORE_RUNNING
-from ftrace.kernel import insn
+from ftrace.kernel import cmodx, insn
 from ftrace.kernel.ops import (FTRACE_OPS_FL_ENABLED, FTRACE_OPS_FL_GLOBAL, FtraceError, ftrace_ops, hash_rec_update)
 from ftrace.kernel.methods import METHODS, FtraceServices
 from ftrace.kernel.patch import CodePatcher
@@ -25,13 +25,16 @@ FTRACE_START_FUNC_RET = 1 << 3
 FTRACE_STOP_FUNC_RET = 1 << 4
 
 HOST_TRAMPOLINES = 16
+# what guest/entry.S's patchable caller sites hold before and after an update, as (size, kind), either way round
+CALLER_SITE_REWRITES = {"ftrace_call": ((4, "bl"), (4, "bl")), "ftrace_graph_call": ((4, "nop"), (4, "b"))}
 TRAMP_LITERAL = 8          # the host-call literal's offset in a trampoline (entry.S)
 
 
 class FtraceCore:
     """Dynamic ftrace on one machine and image: records, ops, code modification."""
 
-    def __init__(self, machine, image, method="breakpoint", patch_cpu=0, emulate="nop", bkpt_cost=50, drop=()):
+    def __init__(self, machine, image, method="breakpoint", patch_cpu=0, emulate="nop", bkpt_cost=50, drop=(),
+                 cmodx_list="v7"):
         if method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
         if emulate not in ("nop", "call"):
@@ -78,7 +81,7 @@ class FtraceCore:
         self.method = METHODS[method](machine, self.patcher, self.records,
                                       FtraceServices(self.ftrace_bug, self.printk, self.ftrace_modify_all_code,
                                                      self.nop_insn, self.call_insn),
-                                      self.bkpt_handler, drop)
+                                      self.bkpt_handler, drop, cmodx_list)
         self.tramp_calls = [None] * HOST_TRAMPOLINES
         self.list_call = ListCall()
         self.stub = sym["ftrace_stub"]
@@ -356,16 +359,16 @@ class FtraceCore:
         return agent.result
 
     def cmodx_locations(self, command):
-        """Instruction addresses this update rewrites where old and new are not both CMODX-covered 16-bit ones:
-        a fetch of one of them while the update runs is a concurrent modification the ARMv7 rules leave
-        UNPREDICTABLE."""
+        """Instruction addresses this update rewrites where the method's CMODX list does not let another core
+        fetch while old becomes new: a fetch of one of them while the update runs is a concurrent modification
+        the architecture leaves UNPREDICTABLE."""
         locs = []
         if command & (FTRACE_UPDATE_CALLS | FTRACE_DISABLE_CALLS):
             locs += self.method.cmodx_locations(1 if command & FTRACE_UPDATE_CALLS else 0)
-        if command & FTRACE_UPDATE_TRACE_FUNC:
-            locs.append(self.sym["ftrace_call"])
-        if command & (FTRACE_START_FUNC_RET | FTRACE_STOP_FUNC_RET):
-            locs.append(self.sym["ftrace_graph_call"])
+        for name, bits in (("ftrace_call", FTRACE_UPDATE_TRACE_FUNC),
+                           ("ftrace_graph_call", FTRACE_START_FUNC_RET | FTRACE_STOP_FUNC_RET)):
+            if command & bits and not cmodx.allows(self.method.cmodx, *CALLER_SITE_REWRITES[name]):
+                locs.append(self.sym[name])
         return locs
 
     def ftrace_replace_code(self, enable):

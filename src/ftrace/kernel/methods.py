@@ -36,7 +36,7 @@ to METHODS with register().
 import errno
 from typing import Callable, NamedTuple
 
-from ftrace.kernel import insn
+from ftrace.kernel import cmodx, insn
 from ftrace.kernel.patch import do_nothing
 from ftrace.kernel.records import (FTRACE_UPDATE_IGNORE, FTRACE_UPDATE_MAKE_CALL, ftrace_test_record,
                             ftrace_update_record)
@@ -44,7 +44,6 @@ from ftrace.kernel.tracers import FTRACE_BKPT_IMM
 
 BKPT_INSN = insn.BKPT | FTRACE_BKPT_IMM
 B_OVER = 0xE001            # b.n .+6 from the push {lr}: over the push and the 32-bit slot (branch_over's nop)
-CMODX_SAFE_16 = ("b", "nop", "bkpt", "svc")
 
 METHODS = {}               # name -> class, in the order the CLI and campaigns list them
 
@@ -66,12 +65,6 @@ def check_drop(name, drop):
 def droppable_help(names=None):
     """'method: step, step; method: none' for the named methods (default: every one)."""
     return "; ".join(f"{m}: {', '.join(METHODS[m].droppable) or 'none'}" for m in (names or METHODS))
-
-
-def cmodx_covered(old, new):
-    """ARMv7 concurrent modification and execution: for Thumb only the 16-bit B, NOP, BKPT and SVC may be
-    swapped for one another while another core executes them (old and new are (size, kind) pairs)."""
-    return all(size == 2 and kind in CMODX_SAFE_16 for size, kind in (old, new))
 
 
 class FtraceServices(NamedTuple):
@@ -96,8 +89,10 @@ class UpdateMethod:
     expected = None
     expected_when_dropped = ()
 
-    def __init__(self, machine, patcher, records, services, bkpt_handler, drop=()):
+    def __init__(self, machine, patcher, records, services, bkpt_handler, drop=(), cmodx_list="v7"):
         check_drop(self.name, drop)
+        cmodx.check(cmodx_list)
+        self.cmodx = cmodx_list             # the CMODX list the audit judges rewrites by (ftrace.kernel.cmodx)
         self.m = machine
         self.patcher = patcher
         self.records = records
@@ -175,13 +170,13 @@ class UpdateMethod:
         return [(rec.ip, (4, "ldr"), (4, "bl"))]
 
     def cmodx_locations(self, enable):
-        """The sites' instruction addresses this pass rewrites where old and new are not both CMODX-covered
-        16-bit ones."""
+        """The sites' instruction addresses this pass rewrites where the CMODX list does not let another core
+        fetch while old becomes new."""
         locs = []
         for rec in self.records:
             ret = ftrace_test_record(rec, enable)
             if ret != FTRACE_UPDATE_IGNORE:
-                locs += [a for a, old, new in self.site_writes(rec, ret) if not cmodx_covered(old, new)]
+                locs += [a for a, old, new in self.site_writes(rec, ret) if not cmodx.allows(self.cmodx, old, new)]
         return locs
 
 
