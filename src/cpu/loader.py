@@ -1,6 +1,7 @@
 """Load an ELF32 little-endian ARM executable into flat guest memory (each PT_LOAD at p_vaddr)."""
 
 import bisect
+import functools
 import io
 import os
 import struct
@@ -97,6 +98,7 @@ def load_elf(machine, path):
     return Image(path, entry, [(v, m, fl) for _, v, m, fl, _ in loads], symbols, funcs)
 
 
+@functools.lru_cache(maxsize=4)      # a model checker loads one program thousands of times
 def _parse(data, path):
     """-> (entry, [(phdr index, vaddr, memsz, flags, file bytes)], [(Symbol, binding rank)])."""
     if data[:4] != b"\x7fELF":
