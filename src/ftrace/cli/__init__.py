@@ -6,6 +6,7 @@
     ftrace report [-i trace.dat]         per-function calls, total and self time (like uftrace report)
     ftrace show [-i trace.dat]           the kernel text format from a recorded file (also: replay -i FILE)
     ftrace explore / replay --seed S     the code-patching protocol explorer (see ftrace/explore)
+    ftrace verify --method M             every interleaving of a litmus workload, within a bound
     ftrace cflags / ldflags              how to build a program for it (like pkg-config)
 """
 import argparse
@@ -20,6 +21,7 @@ from cpu.__main__ import format_stats
 from cpu.faults import ELFError, GuestFault, InstructionLimit
 from ftrace.cli.explore import add_explore_parsers, cmd_explore
 from ftrace.cli.explore import cmd_replay as explorer_replay
+from ftrace.cli.verify import add_verify_parser, cmd_verify
 from ftrace.kernel.methods import METHODS
 from ftrace.kernel.ops import FtraceError
 from ftrace.kernel.trace import TRACERS, Ftrace
@@ -277,6 +279,7 @@ def main(argv=None):
     sh = sub.add_parser("show", help="print a recorded file in the kernel's trace format")
     sh.add_argument("-i", "--input", default="trace.dat")
     add_explore_parsers(sub)
+    add_verify_parser(sub)
     sub.add_parser("cflags", help="compiler flags for a traceable program (like pkg-config --cflags)")
     sub.add_parser("ldflags", help="linker flags for a traceable program (like pkg-config --libs)")
     args, extra = p.parse_known_args(argv)
@@ -286,7 +289,7 @@ def main(argv=None):
         else:
             p.error(f"unrecognized arguments: {' '.join(extra)}")
     handlers = {"demo": cmd_demo, "run": cmd_run, "record": cmd_record, "report": cmd_report, "show": cmd_show,
-                "replay": cmd_replay, "explore": cmd_explore}
+                "replay": cmd_replay, "explore": cmd_explore, "verify": cmd_verify}
     try:
         if args.cmd == "cflags":
             print(cflags())

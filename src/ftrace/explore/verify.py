@@ -586,16 +586,21 @@ def verify(cell, jobs=1, split=None, pool=None):
     return res
 
 
-def shortest(cell, limit=400):
-    """A shortest violating choice vector (iterative deepening on the number of choices), or None."""
-    for depth in range(1, limit + 1):
-        s = Search(cell, max_depth=depth)
-        res = s.run(stop_at_violation=True)
-        if res.violating:
-            return decode(res.first), res.first_detail
-        if not s.cut:
+def shortest(cell, first=None):
+    """A shortest violating choice vector: the first violation found (or `first`), then depth-first searches
+    bounded by one choice less than the best so far, each stopping at its first violation, until one finds
+    none.  -> (choices, detail) or None."""
+    if first is None:
+        res = Search(cell).run(stop_at_violation=True)
+        if not res.violating:
             return None
-    return None
+        first = (decode(res.first), res.first_detail)
+    best = first
+    while True:
+        res = Search(cell, max_depth=len(best[0]) - 1).run(stop_at_violation=True)
+        if not res.violating:
+            return best
+        best = (decode(res.first), res.first_detail)
 
 
 def replay(cell, choices):
