@@ -102,12 +102,12 @@ cdef class Core:
     cdef int npref
     cdef dict cff_cands           # tag -> {first halfword of a granule: its candidate versions} (fetch hooks only)
     cdef public object ipi_queue
-    cdef uint64_t ipi_due         # the pending IPI may be taken once instructions reaches this (ipi_latency)
+    cdef readonly uint64_t ipi_due   # the pending IPI may be taken once instructions reaches this (ipi_latency)
     # A host handler that takes time (handler_cycles > 0): cycles left, and the body run at its end, either an
     # exception chain (handler_exc, imm, pc) or the IPI functions taken (handler_ipis)
     cdef readonly bint in_handler
     cdef readonly uint64_t handler_time     # cycles spent inside host handlers
-    cdef uint64_t handler_left
+    cdef readonly uint64_t handler_left
     cdef str handler_exc
     cdef uint32_t handler_imm, handler_pc
     cdef list handler_ipis
@@ -178,13 +178,15 @@ cdef class MachineCore:
     cdef public int model_handler_cycles    # host handlers take this many cycles, IPIs masked
     cdef readonly object model              # the cpu.model.Model
     cdef readonly int handlers_active       # cores inside a host handler now
+    cdef public object chooser              # None, or fn(kind, n) -> [0, n) for the relaxed choices (set_chooser)
     cdef cleans_t* cleans         # per core, then the host's: DCCMVAU requests waiting for a DSB
     cdef uint64_t* dsb_seq        # per core: wseq at its last DSB (its code stores up to there reach fills)
     cdef uint64_t* first_undsb    # per core: its first logged write since that DSB (0: none)
 
     cdef uint64_t random(self) noexcept
-    cdef uint64_t ipi_delay(self) noexcept
-    cdef uint32_t choose(self, uint32_t n) noexcept
+    cdef uint64_t ipi_delay(self) except? 0xFFFFFFFFFFFFFFFF
+    cdef uint32_t choose(self, uint32_t n, str kind=*) except? 0xFFFFFFFF
+    cdef uint32_t ask(self, str kind, uint32_t n) except? 0xFFFFFFFF
     cdef int clear_prefetch(self, Core keep) except -1
     cdef void update_hook_mask(self) noexcept
     cdef int logged_store(self, Core writer, uint32_t a, uint32_t v, int size) except -1

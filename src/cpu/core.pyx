@@ -161,7 +161,7 @@ cdef class Core:
             self.pref = <prefetch_t*>calloc(k, sizeof(prefetch_t))
             if self.pref == NULL:
                 raise MemoryError()
-        n = m.choose(k + 1)
+        n = m.choose(k + 1, "prefetch")
         a = self.pc
         while n > 0 and self.npref < k and (a >> self.ic.line_shift) == line.tag:
             idx = (a & self.ic.line_mask) >> 1
@@ -822,6 +822,34 @@ cdef class Core:
         """Invalidate one line chosen by the machine's generator (widens the windows stale lines survive in)."""
         self.evict_line()
 
+    def evict(self, uint32_t addr):
+        """Evict the line holding addr, as a replacement would (no prefetch effect); returns whether it was held.
+        A model checker's explicit eviction choice (the seeded evict_rate draws its victim instead)."""
+        cdef uint32_t tag = addr >> self.ic.line_shift
+        if icache_lookup(&self.ic, tag) == NULL:
+            return False
+        self.lose(tag)
+        ic_invalidate_mva(&self.ic, addr)
+        if tag == self.cur_tag:
+            self.cur_tag = INVALID_TAG
+        return True
+
+    def line_state(self, uint32_t addr):
+        """(halfwords held or None, filled, gone) of the line holding addr, for a model checker's state hash:
+        what this core caches of it, the log version it judges stale from, when the core last lost it."""
+        cdef uint32_t tag = addr >> self.ic.line_shift
+        cdef line_t* line = icache_lookup(&self.ic, tag)
+        cdef int64_t li = codelog_line(&self.m.log, tag)
+        gone = self.gone[li] if li >= 0 and self.gone != NULL else 0
+        if line == NULL:
+            return None, 0, gone
+        return tuple(line.hw[i] for i in range((self.ic.line_mask + 1) >> 1)), line.filled, gone
+
+    @property
+    def prefetched(self):
+        """((pc, raw), ...) of the instructions kept across an invalidate (model prefetch)."""
+        return tuple((self.pref[i].pc, self.pref[i].insn.raw) for i in range(self.npref))
+
     def icache_contents(self, uint32_t addr):
         """The halfword the icache holds for addr, or None on a miss (no fill: for tests and the explorer)."""
         cdef int64_t hw = icache_contents(&self.ic, addr)
@@ -906,12 +934,14 @@ cdef class MachineCore:
         self.rng ^= self.rng >> 27
         return (self.rng * 0x2545F4914F6CDD1Du) >> 11
 
-    cdef uint64_t ipi_delay(self) noexcept:
+    cdef uint64_t ipi_delay(self) except? 0xFFFFFFFFFFFFFFFF:
         # Adversarial: 0 a quarter of the time, ipi_latency a quarter, otherwise uniform in 0..ipi_latency, so
         # both extremes are common.  Nothing is drawn on the ideal machine, which keeps its generator's stream.
         cdef uint64_t n = self.model_ipi_latency, r
         if n == 0:
             return 0
+        if self.chooser is not None:
+            return self.ask("ipi", n + 1)
         r = self.random() % 4
         if r == 0:
             return 0
@@ -919,15 +949,27 @@ cdef class MachineCore:
             return n
         return self.random() % (n + 1)
 
-    cdef uint32_t choose(self, uint32_t n) noexcept:
+    cdef uint32_t choose(self, uint32_t n, str kind="cff") except? 0xFFFFFFFF:
         """One of n candidates, 0 the oldest: adversarially, the oldest and the newest each a quarter of the time
-        (the extremes are where protocols break), otherwise uniformly; from the seed, so a run replays."""
-        cdef uint64_t r = self.random()
+        (the extremes are where protocols break), otherwise uniformly; from the seed, so a run replays.  kind
+        ('cff': a relaxed fill's version, 'prefetch': how many instructions survive an invalidate) is for the
+        chooser."""
+        cdef uint64_t r
+        if self.chooser is not None:
+            return self.ask(kind, n)
+        r = self.random()
         if r & 3 == 0:
             return 0
         if r & 3 == 1:
             return n - 1
         return (r >> 2) % n
+
+    cdef uint32_t ask(self, str kind, uint32_t n) except? 0xFFFFFFFF:
+        """The chooser's pick among n (Machine.set_chooser), which must be in [0, n)."""
+        cdef object v = self.chooser(kind, n)
+        if not 0 <= v < n:
+            raise ValueError(f"chooser returned {v!r} for a {kind} choice among {n}")
+        return v
 
     cdef int clear_prefetch(self, Core keep) except -1:
         """model_ic_clears_prefetch: an icache invalidate clears every core's prefetched instructions but keep's."""

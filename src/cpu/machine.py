@@ -235,6 +235,17 @@ class Machine(MachineCore):
         text_poke_bp waits for its handler count to drop (commit 1f676247f36a) before freeing what it reads."""
         return self.handlers_active == 0
 
+    # ---- a choice source for a model checker ----
+
+    def set_chooser(self, fn):
+        """Take the relaxed machine's choices from fn(kind, n) -> index in [0, n) instead of the seed (None: back
+        to the seed).  Kinds: 'cff' (a relaxed fill's version of a granule, 0 the oldest: MachineCore.choose),
+        'prefetch' (how many instructions survive an invalidate, 0..model prefetch) and 'ipi' (an IPI's delay in
+        the target's instructions, 0..ipi_latency, drawn when it is sent).  The scheduler's choices are not
+        among them: a checker picks actors itself (Scheduler.run_core, Agent.step) and evicts with Core.evict.
+        Unset, the C paths test one pointer and run as before."""
+        self.chooser = fn
+
     # ---- host agents ----
 
     def spawn(self, gen, cpu=0, name="agent"):

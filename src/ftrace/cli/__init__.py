@@ -7,6 +7,7 @@
     ftrace show [-i trace.dat]           the kernel text format from a recorded file (also: replay -i FILE)
     ftrace explore / replay --seed S     the code-patching protocol explorer (see ftrace/explore)
     ftrace mutants [--runs N]            the mutation table: deliberate bugs the explorer must catch
+    ftrace verify --method M             every interleaving of a litmus workload, within a bound
     ftrace cflags / ldflags              how to build a program for it (like pkg-config)
 """
 import argparse
@@ -23,6 +24,7 @@ from cpu.faults import ELFError, GuestFault, InstructionLimit
 from ftrace.cli.explore import add_explore_parsers, cmd_explore
 from ftrace.cli.explore import cmd_replay as explorer_replay
 from ftrace.cli.mutants import add_mutants_parser, cmd_mutants
+from ftrace.cli.verify import add_verify_parser, cmd_verify
 from ftrace.kernel.methods import METHODS
 from ftrace.kernel.ops import FtraceError
 from ftrace.kernel.trace import TRACERS, Ftrace
@@ -285,6 +287,7 @@ def main(argv=None):
     sh.add_argument("-i", "--input", default="trace.dat")
     add_explore_parsers(sub)
     add_mutants_parser(sub)
+    add_verify_parser(sub)
     sub.add_parser("cflags", help="compiler flags for a traceable program (like pkg-config --cflags)")
     sub.add_parser("ldflags", help="linker flags for a traceable program (like pkg-config --libs)")
     args, extra = p.parse_known_args(argv)
@@ -295,6 +298,7 @@ def main(argv=None):
             p.error(f"unrecognized arguments: {' '.join(extra)}")
     handlers = {"demo": cmd_demo, "run": cmd_run, "record": cmd_record, "report": cmd_report, "show": cmd_show,
                 "replay": cmd_replay, "explore": cmd_explore, "mutants": cmd_mutants}
+                "replay": cmd_replay, "explore": cmd_explore, "verify": cmd_verify}
     try:
         if args.cmd == "cflags":
             print(cflags())
