@@ -297,8 +297,7 @@ def main(argv=None):
         else:
             p.error(f"unrecognized arguments: {' '.join(extra)}")
     handlers = {"demo": cmd_demo, "run": cmd_run, "record": cmd_record, "report": cmd_report, "show": cmd_show,
-                "replay": cmd_replay, "explore": cmd_explore, "mutants": cmd_mutants}
-                "replay": cmd_replay, "explore": cmd_explore, "verify": cmd_verify}
+                "replay": cmd_replay, "explore": cmd_explore, "mutants": cmd_mutants, "verify": cmd_verify}
     try:
         if args.cmd == "cflags":
             print(cflags())

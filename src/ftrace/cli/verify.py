@@ -3,6 +3,7 @@ import time
 
 from cpu.model import MODELS
 from ftrace.explore import verify as V
+from ftrace.kernel.cmodx import CMODX, SOURCES
 from ftrace.kernel.methods import METHODS
 
 
@@ -16,6 +17,8 @@ def add_verify_parser(sub):
     p.add_argument("--iters", type=int, default=1, help="rounds of calls per worker (default 1)")
     p.add_argument("--bound", type=int, default=1, help="preemption bound (default 1; -1: none)")
     p.add_argument("--no-evictions", action="store_true", help="offer no icache evictions as choices")
+    p.add_argument("--cmodx", choices=CMODX, default="v7",
+                   help="the concurrent-modification list a fetch relies on UNPREDICTABLE against (default v7)")
     p.add_argument("--jobs", type=int, default=1, help="processes; the space is split by schedule prefix")
     p.add_argument("--split", type=int, default=None, help="choices in a split prefix (default 6 with --jobs)")
     p.add_argument("--replay", metavar="CHOICES", help="re-run one choice vector and explain it step by step")
@@ -24,14 +27,15 @@ def add_verify_parser(sub):
 
 def cell_of(args):
     return V.Cell(args.method, model=args.model, drop=tuple(args.drop), cores=args.cores, iters=args.iters,
-                  bound=None if args.bound < 0 else args.bound, evictions=not args.no_evictions)
+                  bound=None if args.bound < 0 else args.bound, evictions=not args.no_evictions, cmodx=args.cmodx)
 
 
 def command(cell, choices):
     drop = "".join(f" --drop {d}" for d in cell.drop)
     return (f"python -m ftrace verify --method {cell.method} --model {cell.model}{drop} --cores {cell.cores} "
             f"--iters {cell.iters} --bound {-1 if cell.bound is None else cell.bound}"
-            f"{' --no-evictions' if not cell.evictions else ''} --replay {V.encode(choices)}")
+            f"{' --no-evictions' if not cell.evictions else ''}{'' if cell.cmodx == 'v7' else ' --cmodx ' + cell.cmodx}"
+            f" --replay {V.encode(choices)}")
 
 
 def cmd_verify(args):
@@ -42,8 +46,8 @@ def cmd_verify(args):
         print("\n".join(log))
         print(f"  => {detail if outcome == 'violation' else outcome}")
         return 1 if outcome == "violation" else 0
-    print("UNPREDICTABLE: schedules with a cff fetch at a site that could return two or more encodings "
-          "(no CMODX list in this tree)")
+    print(f"UNPREDICTABLE: schedules with a fetch at a site that could return two encodings the CMODX list "
+          f"({SOURCES[cell.cmodx]}) does not let another core swap live")
     t0 = time.perf_counter()
     split = args.split if args.split is not None else (6 if args.jobs > 1 else None)
     res = V.verify(cell, jobs=args.jobs, split=split)

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 import cpu
 from cpu import memmap
 from cpu.machine import CORE_RUNNING
+from ftrace.kernel import cmodx
 from ftrace.kernel.methods import METHODS, check_drop
 from ftrace.kernel.ops import FtraceError
 from ftrace.kernel.records import FTRACE_FL_ENABLED
@@ -67,6 +68,7 @@ class Cell:
     iters: int = 1
     bound: object = 2
     evictions: bool = True
+    cmodx: str = "v7"          # the CMODX list a could-fetch-from set is judged by (ftrace.kernel.cmodx)
 
     def label(self):
         return self.method + "".join(f" --drop {d}" for d in self.drop)
@@ -203,7 +205,7 @@ class Execution:
     def _on_fetch(self, core, e):
         kind = e["kind"]
         if kind == "cff":
-            if e["pc"] in self.site_hw:     # two or more encodings could be fetched (no CMODX list yet)
+            if e["pc"] in self.site_hw and cmodx.forbidden_pair(self.cell.cmodx, e["candidates"]):
                 self.unpredictable += 1
             return
         if kind == "stale" and self._mixed(e):
