@@ -11,7 +11,8 @@ from ftrace import explore
 from ftrace.explore.campaign import labels_for
 from ftrace.kernel.methods import METHODS, Direct, UpdateMethod, register
 
-SRC = os.path.dirname(os.path.dirname(os.path.abspath(ftrace.__file__)))
+PACKAGES = [os.path.dirname(os.path.abspath(pkg.__file__)) for pkg in (cpu, ftrace)]
+SRC = os.path.dirname(PACKAGES[1])
 NAMES = "breakpoint|stop_machine|branch_over|direct|unsynced"
 
 
@@ -69,7 +70,8 @@ def test_a_new_method_is_one_registered_class(monkeypatch):
 
 
 def sources():
-    for root, _, files in os.walk(SRC):
+    """The source files of the two packages (wherever they are installed: not their neighbours in site-packages)."""
+    for root, _, files in (w for pkg in PACKAGES for w in os.walk(pkg)):
         for f in files:
             if f.endswith((".py", ".pyx", ".pxd")):
                 path = os.path.join(root, f)
