@@ -20,7 +20,7 @@ from cpu.__main__ import format_stats
 from cpu.faults import ELFError, GuestFault, InstructionLimit
 from ftrace.cli.explore import add_explore_parsers, cmd_explore
 from ftrace.cli.explore import cmd_replay as explorer_replay
-from ftrace.kernel.methods import METHODS
+from ftrace.kernel.methods import METHODS, TRAPS
 from ftrace.kernel.ops import FtraceError
 from ftrace.kernel.trace import TRACERS, Ftrace
 
@@ -67,7 +67,7 @@ def traced_run(args, program, argv, stdout):
     m = cpu.Machine(cores=args.cores, seed=args.seed, schedule=args.schedule, quantum=args.quantum,
                     evict_rate=args.evict_rate)
     m.load_elf(program, argv=[program] + argv, stdout=stdout, stderr=sys.stderr.buffer)
-    ft = Ftrace(m, method=args.method, buffer_size_kb=args.buffer_size_kb)
+    ft = Ftrace(m, method=args.method, buffer_size_kb=args.buffer_size_kb, trap=args.trap)
     for opt, setter in ((args.filter, ft.set_ftrace_filter), (args.notrace, ft.set_ftrace_notrace),
                         (args.graph_function, ft.set_graph_function), (args.graph_notrace, ft.set_graph_notrace)):
         if opt:
@@ -137,6 +137,9 @@ def add_trace_options(p, program_required):
     p.add_argument("--tracing-thresh", type=int, default=0, metavar="USECS", help="tracing_thresh")
     p.add_argument("--buffer-size-kb", type=int, default=1408, help="per-CPU ring buffer size")
     p.add_argument("--method", choices=METHODS, default="breakpoint", help="how live patching is done")
+    p.add_argument("--trap", choices=TRAPS, default="bkpt",
+                   help="the breakpoint method's trap: bkpt (BKPT chain, as x86's int3) or udf (an undef hook, "
+                        "arch/arm/kernel/traps.c)")
     p.add_argument("--toggle-at", metavar="N1,N2,...",
                    help="switch ftrace_enabled off at N1 instructions, on at N2, off at N3 ... while running")
     p.add_argument("--max-instructions", type=int, default=None, help="stop with an error after N instructions")

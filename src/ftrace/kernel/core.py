@@ -1,5 +1,6 @@
 """The generic dynamic ftrace core on the simulated SMP (kernel/trace/ftrace.c v3.6, with the ARM arch layer of
-arch/arm/kernel/ftrace.c and the x86 v3.6 breakpoint method as the default update method).
+arch/arm/kernel/ftrace.c and the x86 v3.6 breakpoint method as the default update method; its trap is BKPT, on
+the BKPT chain as x86's int3, or UDF, through arch/arm/kernel/traps.c's undef hooks as ARM's kprobes).
 
 Names follow the kernel: ftrace_init, ftrace_update_code, register_ftrace_function, ftrace_startup,
 ftrace_shutdown, update_ftrace_function, ftrace_run_update_code, ftrace_modify_all_code,
@@ -12,10 +13,11 @@ import errno
 from cpu.machine import CORE_RUNNING
 from ftrace.kernel import insn
 from ftrace.kernel.ops import (FTRACE_OPS_FL_ENABLED, FTRACE_OPS_FL_GLOBAL, FtraceError, ftrace_ops, hash_rec_update)
-from ftrace.kernel.methods import METHODS, FtraceServices
+from ftrace.kernel.methods import METHODS, UDF_INSN, FtraceServices, check_trap
 from ftrace.kernel.patch import CodePatcher
 from ftrace.kernel.recordmcount import record_mcount
 from ftrace.kernel.records import FtracePages, dyn_ftrace
+from ftrace.kernel.traps import PSR_T_BIT, undef_hook, undef_hooks
 from ftrace.kernel.tracers import (FtraceBreakpoint, IpSet, ListCall, ListEntry, OpsCall, LR_IN_REGISTER, LR_UNKNOWN)
 
 FTRACE_UPDATE_CALLS = 1 << 0
@@ -31,7 +33,9 @@ TRAMP_LITERAL = 8          # the host-call literal's offset in a trampoline (ent
 class FtraceCore:
     """Dynamic ftrace on one machine and image: records, ops, code modification."""
 
-    def __init__(self, machine, image, method="breakpoint", patch_cpu=0, emulate="nop", bkpt_cost=50, drop=()):
+    def __init__(self, machine, image, method="breakpoint", patch_cpu=0, emulate="nop", bkpt_cost=50, drop=(),
+                 trap="bkpt"):
+        check_trap(trap)
         if method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
         if emulate not in ("nop", "call"):
@@ -74,11 +78,15 @@ class FtraceCore:
         self.bkpt_handler.caller_sites = IpSet([sym["ftrace_call"], sym["ftrace_graph_call"]])
         self.bkpt_handler.emulate_call = emulate == "call"
         self.bkpt_handler.call_target = self.FTRACE_ADDR
-        machine.hook_add("bkpt", self.bkpt_handler, first=True)
+        if trap == "bkpt":
+            machine.hook_add("bkpt", self.bkpt_handler, first=True)
+        else:
+            undef_hooks(machine).register_undef_hook(undef_hook(0xFFFF, UDF_INSN, PSR_T_BIT, PSR_T_BIT,
+                                                                self.bkpt_handler.undef_hook_fn))
         self.method = METHODS[method](machine, self.patcher, self.records,
                                       FtraceServices(self.ftrace_bug, self.printk, self.ftrace_modify_all_code,
                                                      self.nop_insn, self.call_insn),
-                                      self.bkpt_handler, drop)
+                                      self.bkpt_handler, drop, trap)
         self.tramp_calls = [None] * HOST_TRAMPOLINES
         self.list_call = ListCall()
         self.stub = sym["ftrace_stub"]

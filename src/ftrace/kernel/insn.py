@@ -9,6 +9,7 @@ FTRACE_NOP = 0xF85DEB04          # ldr.w lr, [sp], #4  (pop.w {lr}): undoes the 
 NOP_W = 0xF3AF8000               # nop.w: ftrace_graph_call when the graph caller is off
 PUSH_LR = 0xB500                 # push {lr}, the halfword before every mcount site
 BKPT = 0xBE00                    # bkpt #imm8 (16-bit): imm in the low byte
+UDF = 0xDE00                     # udf #imm8 (16-bit, T1): imm in the low byte
 
 
 def thumb_bl(pc, target, link=True):

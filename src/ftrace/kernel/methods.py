@@ -43,6 +43,9 @@ from ftrace.kernel.records import (FTRACE_UPDATE_IGNORE, FTRACE_UPDATE_MAKE_CALL
 from ftrace.kernel.tracers import FTRACE_BKPT_IMM
 
 BKPT_INSN = insn.BKPT | FTRACE_BKPT_IMM
+UDF_INSN = insn.UDF | FTRACE_BKPT_IMM      # udf #0xf7: clear of ptrace's 0xde01, BUG()'s 0xde02, kprobes' 0xde18,
+                                           # KGDB's 0xdefe, so an undef hook matching 0xffff catches ftrace's alone
+TRAPS = {"bkpt": BKPT_INSN, "udf": UDF_INSN}   # the breakpoint method's trap -> the halfword it writes
 B_OVER = 0xE001            # b.n .+6 from the push {lr}: over the push and the 32-bit slot (branch_over's nop)
 CMODX_SAFE_16 = ("b", "nop", "bkpt", "svc")
 
@@ -61,6 +64,12 @@ def check_drop(name, drop):
     bad = [d for d in drop if d not in droppable]
     if bad:
         raise ValueError(f"{name} has no step {bad[0]!r} to drop; droppable: {', '.join(droppable) or 'none'}")
+
+
+def check_trap(trap):
+    """ValueError unless `trap` names one of TRAPS."""
+    if trap not in TRAPS:
+        raise ValueError(f"trap must be one of {', '.join(TRAPS)}, got {trap!r}")
 
 
 def droppable_help(names=None):
@@ -96,14 +105,17 @@ class UpdateMethod:
     expected = None
     expected_when_dropped = ()
 
-    def __init__(self, machine, patcher, records, services, bkpt_handler, drop=()):
+    def __init__(self, machine, patcher, records, services, bkpt_handler, drop=(), trap="bkpt"):
         check_drop(self.name, drop)
+        check_trap(trap)
         self.m = machine
         self.patcher = patcher
         self.records = records
         self.ft = services
         self.bkpt = bkpt_handler
         self.drop = frozenset(drop)
+        self.trap = trap
+        self.trap_insn = TRAPS[trap]
         self.modifying_ftrace_code = 0
 
     def sync(self, n):
@@ -181,7 +193,7 @@ class UpdateMethod:
         for rec in self.records:
             ret = ftrace_test_record(rec, enable)
             if ret != FTRACE_UPDATE_IGNORE:
-                locs += [a for a, old, new in self.site_writes(rec, ret) if not cmodx_covered(old, new)]
+                locs += dict.fromkeys(a for a, old, new in self.site_writes(rec, ret) if not cmodx_covered(old, new))
         return locs
 
 
@@ -236,7 +248,7 @@ class Breakpoint(UpdateMethod):
             cur = p.read_insn(rec.ip)
             err = cur if cur < 0 else (0 if cur == old else -errno.EINVAL)
             if not err:
-                err = p.write16(rec.ip, BKPT_INSN)
+                err = p.write16(rec.ip, self.trap_insn)
                 yield
             if err:
                 failed = (err, rec)
@@ -283,7 +295,7 @@ class Breakpoint(UpdateMethod):
         data = self.m.read(rec.ip, 4)
         first = int.from_bytes(data[:2], "little")
         second = int.from_bytes(data[2:], "little")
-        if first != BKPT_INSN:
+        if first != self.trap_insn:
             return 0
         nop, call = self.ft.nop_insn(), self.ft.call_insn(rec)
         if second == insn.halves(nop)[1]:
@@ -299,7 +311,7 @@ class Breakpoint(UpdateMethod):
         halfword, sync."""
         first, second = insn.halves(new)
         self.arm()
-        for addr, hw in ((ip, BKPT_INSN), (ip + 2, second), (ip, first)):
+        for addr, hw in ((ip, self.trap_insn), (ip + 2, second), (ip, first)):
             err = self.patcher.write16(addr, hw)
             if err:
                 self.ft.ftrace_bug(err, ip)
@@ -312,9 +324,15 @@ class Breakpoint(UpdateMethod):
         return 0
 
     def site_state(self, rec):
-        if insn.mem_to_opcode(self.m.read(rec.ip, 4)) >> 16 == BKPT_INSN:
+        if insn.mem_to_opcode(self.m.read(rec.ip, 4)) >> 16 == self.trap_insn:
             return "bkpt"
         return super().site_state(rec)
+
+    def site_writes(self, rec, ret):
+        """The trap over the first halfword (pass 1) and the new first halfword over the trap (pass 3); the
+        second halfword changes behind the trap, where no fetch starts."""
+        old, new = ((4, "ldr"), (4, "bl")) if ret == FTRACE_UPDATE_MAKE_CALL else ((4, "bl"), (4, "ldr"))
+        return [(rec.ip, old, (2, self.trap)), (rec.ip, (2, self.trap), new)]
 
 
 class StopMachine(UpdateMethod):

@@ -27,11 +27,11 @@ class Ftrace(FtraceCore):
     """Dynamic ftrace on a machine with a loaded image, as tracefs presents it."""
 
     def __init__(self, machine, image=None, method="breakpoint", patch_cpu=0, emulate="nop",
-                 buffer_size_kb=1408, overwrite=True, comm=None, drop=()):
+                 buffer_size_kb=1408, overwrite=True, comm=None, drop=(), trap="bkpt"):
         image = image or machine.image
         if image is None:
             raise ValueError("load a program first (machine.load_elf) or pass image=")
-        super().__init__(machine, image, method=method, patch_cpu=patch_cpu, emulate=emulate, drop=drop)
+        super().__init__(machine, image, method=method, patch_cpu=patch_cpu, emulate=emulate, drop=drop, trap=trap)
         self.rb = RingBuffer(machine.ncores, buffer_size_kb=buffer_size_kb, overwrite=overwrite)
         self.clock = TraceClock(max(1, 1_000_000_000 // machine.cpu_hz))
         self.tasks = Tasks(machine.ncores)

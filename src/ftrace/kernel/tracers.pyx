@@ -7,7 +7,8 @@
 * FGraph with PrepareFtraceReturn / FtraceReturnToHandler: function_graph's per-task return stack,
   prepare_ftrace_return (arch/arm/kernel/ftrace.c) and ftrace_return_to_handler (kernel/trace/ftrace.c), with
   trace_graph_entry/trace_graph_return's filters (kernel/trace/trace_functions_graph.c).
-* FtraceBreakpoint: ftrace_int3_handler (arch/x86/kernel/ftrace.c v3.6), first on the BKPT chain.
+* FtraceBreakpoint: ftrace_int3_handler (arch/x86/kernel/ftrace.c v3.6), first on the BKPT chain, or an undef
+  hook's fn (traps.py) with the UDF trap.
 
 No Python object is created per traced event on the built-in paths.
 """
@@ -24,7 +25,7 @@ from cpu.faults import GuestFault
 DEF FTRACE_RETFUNC_DEPTH = 50
 DEF MAX_CPUS = 256
 
-FTRACE_BKPT_IMM = 0xF7     # bkpt #0xf7: the 16-bit breakpoint the patcher writes (0xbef7)
+FTRACE_BKPT_IMM = 0xF7     # the trap's imm: bkpt #0xf7 (0xbef7) or udf #0xf7 (0xdef7)
 LR_IN_REGISTER = -1        # the function did not save LR in its prologue: the site's pushed word is its LR
 LR_UNKNOWN = -2            # a prologue recordmcount could not analyse: the graph tracer leaves it alone
 
@@ -424,3 +425,8 @@ cdef class FtraceBreakpoint(ExceptionHandler):
         core.r[14] = ld32(core, sp)
         core.r[13] = sp + 4
         return pc + 4
+
+    def undef_hook_fn(self, Core core, uint32_t instr, uint32_t pc):
+        """struct undef_hook's fn (traps.py): the same handler, reached through call_undef_hook."""
+        cdef int64_t r = self.handle(core, FTRACE_BKPT_IMM, pc)
+        return None if r < 0 else r
