@@ -26,6 +26,10 @@ FTRACE_UPDATE_TRACE_FUNC = 1 << 2
 FTRACE_START_FUNC_RET = 1 << 3
 FTRACE_STOP_FUNC_RET = 1 << 4
 
+# the kernel era reproduced: v3.6; modern (the add.w nop, the v4.1+ duration marks, set_graph_notrace and
+# max_graph_depth); mixed, the default: v3.6 with modern's marks and graph files (the results recorded so far)
+ERAS = ("mixed", "v3.6", "modern")
+
 HOST_TRAMPOLINES = 16
 TRAMP_LITERAL = 8          # the host-call literal's offset in a trampoline (entry.S)
 
@@ -34,8 +38,11 @@ class FtraceCore:
     """Dynamic ftrace on one machine and image: records, ops, code modification."""
 
     def __init__(self, machine, image, method="breakpoint", patch_cpu=0, emulate="nop", bkpt_cost=50, drop=(),
-                 trap="bkpt"):
+                 trap="bkpt", era="mixed"):
         check_trap(trap)
+        if era not in ERAS:
+            raise ValueError(f"era must be one of {', '.join(ERAS)}, got {era!r}")
+        self.era = era
         if method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
         if emulate not in ("nop", "call"):
@@ -78,6 +85,7 @@ class FtraceCore:
         self.bkpt_handler.caller_sites = IpSet([sym["ftrace_call"], sym["ftrace_graph_call"]])
         self.bkpt_handler.emulate_call = emulate == "call"
         self.bkpt_handler.call_target = self.FTRACE_ADDR
+        self.bkpt_handler.nop_loads_lr = self.nop_insn() == insn.FTRACE_NOP
         if trap == "bkpt":
             machine.hook_add("bkpt", self.bkpt_handler, first=True)
         else:
@@ -140,7 +148,8 @@ class FtraceCore:
     # ---- instructions of this arch (ftrace_nop_replace / ftrace_call_replace) ----
 
     def nop_insn(self):
-        return insn.FTRACE_NOP
+        """ftrace_nop_replace(): the era's nop."""
+        return insn.FTRACE_NOP_MODERN if self.era == "modern" else insn.FTRACE_NOP
 
     def call_insn(self, rec):
         return insn.thumb_bl(rec.ip, self.FTRACE_ADDR)
@@ -427,6 +436,10 @@ class FtraceCore:
 
     def available_filter_functions(self):
         return [r.func or f"0x{r.ip:x}" for r in self.records]
+
+    def available_filter_functions_addrs(self):
+        """The modern tracefs file: "%lx %s" per record (v3.6 has only available_filter_functions)."""
+        return [f"{r.ip:x} {r.func or hex(r.ip)}" for r in self.records]
 
     def enabled_functions(self):
         return [f"{r.func or hex(r.ip)} ({r.refcount})" for r in self.records if r.refcount]

@@ -132,7 +132,7 @@ class UpdateMethod:
     def ftrace_code_disable(self, rec, mcount_addr):
         """kernel/trace/ftrace.c ftrace_code_disable(): `bl __gnu_mcount_nc` becomes the disabled site."""
         return (yield from self.patcher.ftrace_modify_code(rec.ip, insn.thumb_bl(rec.ip, mcount_addr),
-                                                           insn.FTRACE_NOP))
+                                                           self.ft.nop_insn()))
 
     # ---- updates ----
 
@@ -174,9 +174,13 @@ class UpdateMethod:
     def site_state(self, rec):
         """What the site holds now: 'nop', 'call' or 'other' (and 'bkpt' for the breakpoint method)."""
         op = insn.mem_to_opcode(self.m.read(rec.ip, 4))
-        if op == insn.FTRACE_NOP:
+        if op == self.ft.nop_insn():
             return "nop"
         return "call" if op == self.ft.call_insn(rec) else "other"
+
+    def nop_kind(self):
+        """The era's nop as the CMODX audit names it."""
+        return 4, insn.NOP_KIND[self.ft.nop_insn()]
 
     def site_halfwords(self, ip):
         """The halfwords an update of the site at ip may rewrite."""
@@ -184,7 +188,7 @@ class UpdateMethod:
 
     def site_writes(self, rec, ret):
         """[(address, (size, kind) before, (size, kind) after)] of the instructions an update `ret` rewrites."""
-        return [(rec.ip, (4, "ldr"), (4, "bl"))]
+        return [(rec.ip, self.nop_kind(), (4, "bl"))]
 
     def cmodx_locations(self, enable):
         """The sites' instruction addresses this pass rewrites where old and new are not both CMODX-covered
@@ -331,7 +335,8 @@ class Breakpoint(UpdateMethod):
     def site_writes(self, rec, ret):
         """The trap over the first halfword (pass 1) and the new first halfword over the trap (pass 3); the
         second halfword changes behind the trap, where no fetch starts."""
-        old, new = ((4, "ldr"), (4, "bl")) if ret == FTRACE_UPDATE_MAKE_CALL else ((4, "bl"), (4, "ldr"))
+        old, new = ((self.nop_kind(), (4, "bl")) if ret == FTRACE_UPDATE_MAKE_CALL
+                    else ((4, "bl"), self.nop_kind()))
         return [(rec.ip, old, (2, self.trap)), (rec.ip, (2, self.trap), new)]
 
 
@@ -440,7 +445,7 @@ class BranchOver(UpdateMethod):
     def site_writes(self, rec, ret):
         """The branch swapped with the push; on enable also the BL written into the slot."""
         return ([(rec.ip - 2, (2, "b"), (2, "push"))]
-                + ([(rec.ip, (4, "ldr"), (4, "bl"))] if ret == FTRACE_UPDATE_MAKE_CALL else []))
+                + ([(rec.ip, self.nop_kind(), (4, "bl"))] if ret == FTRACE_UPDATE_MAKE_CALL else []))
 
 
 class Unsynced(UpdateMethod):

@@ -392,12 +392,14 @@ cdef class FtraceReturnToHandler(HostCall):
 
 cdef class FtraceBreakpoint(ExceptionHandler):
     """ftrace_int3_handler: while modifying_ftrace_code, a breakpoint at an ftrace site stands for the
-    instruction the site had (the nop `ldr.w lr, [sp], #4`: pop the lr the site pushed and skip the site), or,
+    instruction the site had (the nop `ldr.w lr, [sp], #4`: pop the lr the site pushed and skip the site; the
+    modern era's `add.w sp, sp, #4`: drop it), or,
     with emulate_call, for the new call (text_poke_bp style: `bl target`)."""
     cdef public bint modifying_ftrace_code
     cdef public IpSet locations
     cdef public IpSet caller_sites      # ftrace_call / ftrace_graph_call: skipping them skips one call, no stack effect
     cdef public bint emulate_call
+    cdef public bint nop_loads_lr       # v3.6's nop pops lr; modern's add.w sp, sp, #4 only drops the word
     cdef public uint32_t call_target
     cdef public uint32_t cost
     cdef public uint64_t hits
@@ -405,6 +407,7 @@ cdef class FtraceBreakpoint(ExceptionHandler):
     def __cinit__(self, IpSet locations, uint32_t cost=0):
         self.locations = locations
         self.cost = cost
+        self.nop_loads_lr = 1
 
     cdef int64_t handle(self, Core core, uint32_t imm, uint32_t pc) except -2:
         cdef uint32_t sp
@@ -422,7 +425,8 @@ cdef class FtraceBreakpoint(ExceptionHandler):
             core.r[14] = (pc + 4) | 1
             return self.call_target & 0xfffffffeu
         sp = core.r[13]
-        core.r[14] = ld32(core, sp)
+        if self.nop_loads_lr:
+            core.r[14] = ld32(core, sp)
         core.r[13] = sp + 4
         return pc + 4
 
