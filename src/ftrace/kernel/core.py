@@ -127,6 +127,13 @@ class FtraceCore:
         self.printk("WARNING: at kernel/trace/ftrace.c: ftrace_bug()")
         self.ftrace_kill()
 
+    def FTRACE_WARN_ON(self, cond):
+        """include/linux/ftrace.h v3.6: WARN_ON(cond), and ftrace_kill() when it fires; returns cond."""
+        if cond:
+            self.printk("WARNING: at kernel/trace/ftrace.c: __ftrace_hash_rec_update()")
+            self.ftrace_kill()
+        return cond
+
     def ftrace_kill(self):
         self.ftrace_disabled = 1
         self.ftrace_enabled = 0
@@ -276,7 +283,7 @@ class FtraceCore:
             self.global_start_up += 1
         ops.flags |= FTRACE_OPS_FL_ENABLED
         if hash_enable:
-            hash_rec_update(ops, self.records, True, True)
+            hash_rec_update(ops, self.records, True, True, self.FTRACE_WARN_ON)
         self.ftrace_startup_enable(command)
 
     def ftrace_shutdown(self, ops, command):
@@ -289,7 +296,7 @@ class FtraceCore:
             if self.global_start_up:
                 hash_disable = False
         if hash_disable:
-            hash_rec_update(ops, self.records, True, False)
+            hash_rec_update(ops, self.records, True, False, self.FTRACE_WARN_ON)
         if ops is not self.global_ops or not self.global_start_up:
             ops.flags &= ~FTRACE_OPS_FL_ENABLED
         self.ftrace_startup_enable(command | FTRACE_UPDATE_CALLS)
@@ -308,10 +315,10 @@ class FtraceCore:
         enabled = ops.flags & FTRACE_OPS_FL_ENABLED
         filter_hash = which == "filter_hash"
         if enabled:
-            hash_rec_update(ops, self.records, filter_hash, False)
+            hash_rec_update(ops, self.records, filter_hash, False, self.FTRACE_WARN_ON)
         setattr(ops, which, new_hash)
         if enabled:
-            hash_rec_update(ops, self.records, filter_hash, True)
+            hash_rec_update(ops, self.records, filter_hash, True, self.FTRACE_WARN_ON)
         self.list_call.entries = self.list_entries()
         if enabled and self.ftrace_enabled:
             self.ftrace_run_update_code(FTRACE_UPDATE_CALLS)
