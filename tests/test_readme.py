@@ -201,8 +201,8 @@ RUN = {
         ("gcc", check_built("prog-pg.elf")),
     "ftrace run prog-pg.elf --cores 4 --tracer function_graph": ("gcc", check_ftrace_run_prog),
 }
-# command -> the test that exercises it (none at present: every README command is cheap enough to run here)
-COVERED = {}
+# command -> the test that exercises it
+COVERED = {"ftrace sites hot": "tests/test_sites.py::test_sites_after_ftrace_init_match_recordmcount_and_the_elf"}
 # command -> why CI's own steps cover it
 CI_RUNS = {
     "pip install .": "CI installs the package",

@@ -3,6 +3,7 @@
     ftrace demo                          the bundled 4-core workload traced live, switched on and off
     ftrace run PROG.elf [options]        run a program with a tracer and print the trace
     ftrace record [-o trace.dat] [PROG]  like trace-cmd record: write a trace-cmd trace.dat
+    ftrace sites [PROG]                  every mcount site: address, function, halfwords, icache straddle, flags
     ftrace report [-i trace.dat]         per-function calls, total and self time (like uftrace report)
     ftrace show [-i trace.dat]           the kernel text format from a recorded file (also: replay -i FILE)
     ftrace explore / replay --seed S     the code-patching protocol explorer (see ftrace/explore)
@@ -25,8 +26,10 @@ from ftrace.cli.explore import add_explore_parsers, cmd_explore
 from ftrace.cli.explore import cmd_replay as explorer_replay
 from ftrace.cli.mutants import add_mutants_parser, cmd_mutants
 from ftrace.cli.verify import add_verify_parser, cmd_verify
-from ftrace.kernel.methods import METHODS
+from ftrace.kernel.core import ERAS
+from ftrace.kernel.methods import METHODS, TRAPS
 from ftrace.kernel.ops import FtraceError
+from ftrace.kernel.records import FTRACE_FL_ENABLED, FTRACE_FL_MASK
 from ftrace.kernel.trace import TRACERS, Ftrace
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))     # the ftrace package
@@ -72,12 +75,13 @@ def traced_run(args, program, argv, stdout):
     m = cpu.Machine(cores=args.cores, seed=args.seed, schedule=args.schedule, quantum=args.quantum,
                     evict_rate=args.evict_rate, model=args.model or "ideal")
     m.load_elf(program, argv=[program] + argv, stdout=stdout, stderr=sys.stderr.buffer)
-    ft = Ftrace(m, method=args.method, buffer_size_kb=args.buffer_size_kb)
+    ft = Ftrace(m, method=args.method, buffer_size_kb=args.buffer_size_kb, trap=args.trap, era=args.era)
     for opt, setter in ((args.filter, ft.set_ftrace_filter), (args.notrace, ft.set_ftrace_notrace),
                         (args.graph_function, ft.set_graph_function), (args.graph_notrace, ft.set_graph_notrace)):
         if opt:
             setter(" ".join(opt))
-    ft.max_graph_depth = args.max_graph_depth
+    if args.max_graph_depth:
+        ft.max_graph_depth = args.max_graph_depth
     ft.tracing_thresh = args.tracing_thresh
     ft.current_tracer = args.tracer
     log = []
@@ -146,6 +150,12 @@ def add_trace_options(p, program_required):
     p.add_argument("--method", choices=METHODS, default="breakpoint", help="how live patching is done")
     p.add_argument("--model", choices=cpu.model.MODELS, default=None, metavar="M",
                    help=f"the machine model ({', '.join(cpu.model.MODELS)}; default ideal)")
+    p.add_argument("--trap", choices=TRAPS, default="bkpt",
+                   help="the breakpoint method's trap: bkpt (BKPT chain, as x86's int3) or udf (an undef hook, "
+                        "arch/arm/kernel/traps.c)")
+    p.add_argument("--era", choices=ERAS, default="mixed",
+                   help="kernel era: v3.6, modern (add.w nop, $@*#!+ marks) or mixed (v3.6 with modern's marks and "
+                        "graph files; default)")
     p.add_argument("--toggle-at", metavar="N1,N2,...",
                    help="switch ftrace_enabled off at N1 instructions, on at N2, off at N3 ... while running")
     p.add_argument("--max-instructions", type=int, default=None, help="stop with an error after N instructions")
@@ -241,6 +251,24 @@ def cmd_record(args):
     return 0
 
 
+def cmd_sites(args):
+    """available_filter_functions_addrs' "%lx %s", then the site's halfwords after ftrace_init, whether it
+    straddles an icache line, and enabled_functions' " (%ld)" refcount with E for FTRACE_FL_ENABLED."""
+    program, argv = program_of(args)
+    m = cpu.Machine(cores=1, line_size=args.line_size)
+    m.load_elf(program, argv=[program] + argv)
+    ft = Ftrace(m, trap=args.trap, era=args.era)
+    if args.filter:
+        ft.set_ftrace_filter(" ".join(args.filter))
+    ft.current_tracer = args.tracer
+    print(f"# {len(ft.records)} mcount sites, icache line {m.line_size} bytes, tracer {args.tracer}")
+    print("# ADDR FUNCTION INSN STRADDLES (REFCOUNT) FLAGS")
+    for ip, func, (hw1, hw2), straddles, flags in ft.sites():
+        print(f"{ip:x} {func} {hw1:04x} {hw2:04x} {'straddles' if straddles else '-'} ({flags & ~FTRACE_FL_MASK})"
+              + (" E" if flags & FTRACE_FL_ENABLED else ""))
+    return 0
+
+
 def cmd_report(args):
     from ftrace.formats import recorded
     rec = recorded.load(args.input)
@@ -280,6 +308,16 @@ def main(argv=None):
     rec.add_argument("-F", "--format", choices=("dat", "json", "folded"), default="dat",
                      help="dat: trace-cmd's trace.dat (trace-cmd report, KernelShark); json: Chrome trace-event "
                           "JSON (Perfetto UI, chrome://tracing); folded: folded stacks (flamegraph.pl, speedscope)")
+    st = sub.add_parser("sites", help="every mcount site: address, function, its halfwords after ftrace_init, "
+                                      "whether it straddles an icache line, its record flags")
+    st.add_argument("program", metavar="PROG.elf", nargs="?", default=None,
+                    help="a path or a bundled program's name (default: workload)")
+    st.set_defaults(args=[])
+    st.add_argument("--line-size", type=int, default=None, help="icache line size (default: the machine's, 32)")
+    st.add_argument("--tracer", "-p", choices=TRACERS, default="nop", help="current_tracer before listing")
+    st.add_argument("--filter", "-l", action="append", metavar="GLOB", help="set_ftrace_filter (repeatable)")
+    st.add_argument("--trap", choices=TRAPS, default="bkpt", help="the breakpoint method's trap")
+    st.add_argument("--era", choices=ERAS, default="mixed", help="kernel era (its nop)")
     rep = sub.add_parser("report", help="per-function call counts, total and self time from a recorded file")
     rep.add_argument("-i", "--input", default="trace.dat")
     rep.add_argument("-s", "--sort", choices=("total", "self", "calls", "func"), default="total")
@@ -296,8 +334,9 @@ def main(argv=None):
             args.args = list(args.args) + [a for a in extra if a != "--"]
         else:
             p.error(f"unrecognized arguments: {' '.join(extra)}")
-    handlers = {"demo": cmd_demo, "run": cmd_run, "record": cmd_record, "report": cmd_report, "show": cmd_show,
-                "replay": cmd_replay, "explore": cmd_explore, "mutants": cmd_mutants, "verify": cmd_verify}
+    handlers = {"demo": cmd_demo, "run": cmd_run, "record": cmd_record, "sites": cmd_sites, "report": cmd_report,
+                "show": cmd_show, "replay": cmd_replay, "explore": cmd_explore, "mutants": cmd_mutants,
+                "verify": cmd_verify}
     try:
         if args.cmd == "cflags":
             print(cflags())

@@ -25,7 +25,7 @@ Which kernel each piece follows (they are what the issue asked for; where eras d
   ``$ @ * # ! +``, strictly greater than 1 s, 100 ms, 10 ms, 1000 us, 100 us, 10 us; v3.x had only ``!`` and
   ``+``) and the v4.x+ ``trace_print_graph_duration`` padding (the '.' counts in the width of 8, so a 7-digit
   duration such as ``$ 3594274 us  |`` keeps the column; v3.x padded to 7 without the '.', one space less for
-  durations >= 1 s).
+  durations >= 1 s: ``era="v3.6"`` prints that column, with ``!`` and ``+`` only).
   The documentation samples with ``$``/``@``/``*`` marks (Documentation/trace/ftrace.rst) are printed by exactly
   this code.  Not implemented: irq entry/exit arrows, the task-switch banner (one task per CPU), trace_printk
   comments, the latency-format column.
@@ -106,6 +106,27 @@ def trace_find_mark(duration):
     if duration > 10000:
         return "+"
     return " "
+
+
+def trace_find_mark_v3_6(duration):
+    """v3.6 print_graph_duration()'s overhead mark: only '!' (> 100 us) and '+' (> 10 us)."""
+    if duration > 100000:
+        return "!"
+    if duration > 10000:
+        return "+"
+    return " "
+
+
+def graph_duration_v3_6(duration):
+    """v3.6 trace_print_graph_duration(): as graph_duration, but the '.' does not count and the width is 7."""
+    usecs, nsecs_rem = divmod(duration, 1000)
+    s = "%d" % usecs
+    n = len(s)
+    if n < 7:
+        frac = ("%03d" % nsecs_rem)[:min(4, 7 - n)]
+        s = s + "." + frac
+        n += len(frac)
+    return s + " us " + " " * (7 - n)
 
 
 def graph_duration(duration):
@@ -294,14 +315,19 @@ def format_function(events, symbolize, comm_of_pid=None, options=None, lost=None
 
 # ---------------------------------------------------------------------------------------------- function_graph
 
-def iter_graph_lines(events, symbolize, ncpus=None, options=None, lost=None, comm_of_pid=None):
+def iter_graph_lines(events, symbolize, ncpus=None, options=None, lost=None, comm_of_pid=None, era="modern"):
     """Lines (without newline) of the function_graph tracer for `events` in display order (e.g. events.merge()).
 
     Leaf detection looks, like get_return_for_leaf(), at the next event *of the same CPU*: an entry immediately
     followed on its CPU by a return of the same pid and function prints ``func();`` with that return's duration,
     and the return is not printed again.  `ncpus` sets the CPU column width (digits of ncpus - 1, as
     max_bytes_for_cpu from nr_cpu_ids; default: from the highest CPU seen).  `comm_of_pid` is used by
-    ``funcgraph-proc``; `lost` as in iter_function_lines."""
+    ``funcgraph-proc``; `lost` as in iter_function_lines; `era` "v3.6" prints v3.6's duration column (marks
+    ``!`` and ``+`` only, width 7 without the '.')."""
+    if era not in ("modern", "v3.6"):
+        raise ValueError(f"era must be 'modern' or 'v3.6', got {era!r}")
+    find_mark, print_duration = ((trace_find_mark, graph_duration) if era == "modern"
+                                 else (trace_find_mark_v3_6, graph_duration_v3_6))
     opts = resolve_options(options)
     evs = events if isinstance(events, list) else list(events)
     n = len(evs)
@@ -362,7 +388,7 @@ def iter_graph_lines(events, symbolize, ncpus=None, options=None, lost=None, com
     def dur(duration):
         if not show_dur:
             return ""
-        return (trace_find_mark(duration) if overhead else " ") + " " + graph_duration(duration) + "|  "
+        return (find_mark(duration) if overhead else " ") + " " + print_duration(duration) + "|  "
 
     for i in range(n):
         if consumed[i]:
@@ -416,7 +442,7 @@ def iter_graph_lines(events, symbolize, ncpus=None, options=None, lost=None, com
             yield "Unknown type %d" % t
 
 
-def format_graph(events, symbolize, ncpus=None, options=None, lost=None, comm_of_pid=None):
+def format_graph(events, symbolize, ncpus=None, options=None, lost=None, comm_of_pid=None, era="modern"):
     """The function_graph text of `events` (see iter_graph_lines), every line newline-terminated."""
-    out = "\n".join(iter_graph_lines(events, symbolize, ncpus, options, lost, comm_of_pid))
+    out = "\n".join(iter_graph_lines(events, symbolize, ncpus, options, lost, comm_of_pid, era))
     return out + "\n" if out else ""

@@ -42,6 +42,8 @@ def classify(enc):
             return 2, "bkpt"
         if hw & 0xFF00 == 0xDF00:
             return 2, "svc"
+        if hw & 0xFF00 == 0xDE00:
+            return 2, "udf"             # on no list: the trap ARM Linux's kprobes use (ftrace --trap udf)
         if hw & 0xF800 == 0xE000 or (hw & 0xF000 == 0xD000 and (hw >> 8) & 0xF < 0xE):
             return 2, "b"               # T2, or T1 (B<c>: condition 1110 is UDF, 1111 SVC)
         if hw & 0xFF87 == 0x4700:

@@ -1,5 +1,6 @@
 """The generic dynamic ftrace core on the simulated SMP (kernel/trace/ftrace.c v3.6, with the ARM arch layer of
-arch/arm/kernel/ftrace.c and the x86 v3.6 breakpoint method as the default update method).
+arch/arm/kernel/ftrace.c and the x86 v3.6 breakpoint method as the default update method; its trap is BKPT, on
+the BKPT chain as x86's int3, or UDF, through arch/arm/kernel/traps.c's undef hooks as ARM's kprobes).
 
 Names follow the kernel: ftrace_init, ftrace_update_code, register_ftrace_function, ftrace_startup,
 ftrace_shutdown, update_ftrace_function, ftrace_run_update_code, ftrace_modify_all_code,
@@ -12,10 +13,11 @@ import errno
 from cpu.machine import CORE_RUNNING
 from ftrace.kernel import cmodx, insn
 from ftrace.kernel.ops import (FTRACE_OPS_FL_ENABLED, FTRACE_OPS_FL_GLOBAL, FtraceError, ftrace_ops, hash_rec_update)
-from ftrace.kernel.methods import METHODS, FtraceServices
+from ftrace.kernel.methods import METHODS, UDF_INSN, FtraceServices, check_trap
 from ftrace.kernel.patch import CodePatcher
 from ftrace.kernel.recordmcount import record_mcount
 from ftrace.kernel.records import FtracePages, dyn_ftrace
+from ftrace.kernel.traps import PSR_T_BIT, undef_hook, undef_hooks
 from ftrace.kernel.tracers import (FtraceBreakpoint, IpSet, ListCall, ListEntry, OpsCall, LR_IN_REGISTER, LR_UNKNOWN)
 
 FTRACE_UPDATE_CALLS = 1 << 0
@@ -23,6 +25,10 @@ FTRACE_DISABLE_CALLS = 1 << 1
 FTRACE_UPDATE_TRACE_FUNC = 1 << 2
 FTRACE_START_FUNC_RET = 1 << 3
 FTRACE_STOP_FUNC_RET = 1 << 4
+
+# the kernel era reproduced: v3.6; modern (the add.w nop, the v4.1+ duration marks, set_graph_notrace and
+# max_graph_depth); mixed, the default: v3.6 with modern's marks and graph files (the results recorded so far)
+ERAS = ("mixed", "v3.6", "modern")
 
 HOST_TRAMPOLINES = 16
 # what guest/entry.S's patchable caller sites hold before and after an update, as (size, kind), either way round
@@ -34,7 +40,11 @@ class FtraceCore:
     """Dynamic ftrace on one machine and image: records, ops, code modification."""
 
     def __init__(self, machine, image, method="breakpoint", patch_cpu=0, emulate="nop", bkpt_cost=50, drop=(),
-                 cmodx_list="v7"):
+                 cmodx_list="v7", trap="bkpt", era="mixed"):
+        check_trap(trap)
+        if era not in ERAS:
+            raise ValueError(f"era must be one of {', '.join(ERAS)}, got {era!r}")
+        self.era = era
         if method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
         if emulate not in ("nop", "call"):
@@ -77,11 +87,16 @@ class FtraceCore:
         self.bkpt_handler.caller_sites = IpSet([sym["ftrace_call"], sym["ftrace_graph_call"]])
         self.bkpt_handler.emulate_call = emulate == "call"
         self.bkpt_handler.call_target = self.FTRACE_ADDR
-        machine.hook_add("bkpt", self.bkpt_handler, first=True)
+        self.bkpt_handler.nop_loads_lr = self.nop_insn() == insn.FTRACE_NOP
+        if trap == "bkpt":
+            machine.hook_add("bkpt", self.bkpt_handler, first=True)
+        else:
+            undef_hooks(machine).register_undef_hook(undef_hook(0xFFFF, UDF_INSN, PSR_T_BIT, PSR_T_BIT,
+                                                                self.bkpt_handler.undef_hook_fn))
         self.method = METHODS[method](machine, self.patcher, self.records,
                                       FtraceServices(self.ftrace_bug, self.printk, self.ftrace_modify_all_code,
                                                      self.nop_insn, self.call_insn),
-                                      self.bkpt_handler, drop, cmodx_list)
+                                      self.bkpt_handler, drop, cmodx_list, trap)
         self.tramp_calls = [None] * HOST_TRAMPOLINES
         self.list_call = ListCall()
         self.stub = sym["ftrace_stub"]
@@ -114,6 +129,13 @@ class FtraceCore:
         self.printk("WARNING: at kernel/trace/ftrace.c: ftrace_bug()")
         self.ftrace_kill()
 
+    def FTRACE_WARN_ON(self, cond):
+        """include/linux/ftrace.h v3.6: WARN_ON(cond), and ftrace_kill() when it fires; returns cond."""
+        if cond:
+            self.printk("WARNING: at kernel/trace/ftrace.c: __ftrace_hash_rec_update()")
+            self.ftrace_kill()
+        return cond
+
     def ftrace_kill(self):
         self.ftrace_disabled = 1
         self.ftrace_enabled = 0
@@ -135,7 +157,8 @@ class FtraceCore:
     # ---- instructions of this arch (ftrace_nop_replace / ftrace_call_replace) ----
 
     def nop_insn(self):
-        return insn.FTRACE_NOP
+        """ftrace_nop_replace(): the era's nop."""
+        return insn.FTRACE_NOP_MODERN if self.era == "modern" else insn.FTRACE_NOP
 
     def call_insn(self, rec):
         return insn.thumb_bl(rec.ip, self.FTRACE_ADDR)
@@ -262,7 +285,7 @@ class FtraceCore:
             self.global_start_up += 1
         ops.flags |= FTRACE_OPS_FL_ENABLED
         if hash_enable:
-            hash_rec_update(ops, self.records, True, True)
+            hash_rec_update(ops, self.records, True, True, self.FTRACE_WARN_ON)
         self.ftrace_startup_enable(command)
 
     def ftrace_shutdown(self, ops, command):
@@ -275,7 +298,7 @@ class FtraceCore:
             if self.global_start_up:
                 hash_disable = False
         if hash_disable:
-            hash_rec_update(ops, self.records, True, False)
+            hash_rec_update(ops, self.records, True, False, self.FTRACE_WARN_ON)
         if ops is not self.global_ops or not self.global_start_up:
             ops.flags &= ~FTRACE_OPS_FL_ENABLED
         self.ftrace_startup_enable(command | FTRACE_UPDATE_CALLS)
@@ -294,10 +317,10 @@ class FtraceCore:
         enabled = ops.flags & FTRACE_OPS_FL_ENABLED
         filter_hash = which == "filter_hash"
         if enabled:
-            hash_rec_update(ops, self.records, filter_hash, False)
+            hash_rec_update(ops, self.records, filter_hash, False, self.FTRACE_WARN_ON)
         setattr(ops, which, new_hash)
         if enabled:
-            hash_rec_update(ops, self.records, filter_hash, True)
+            hash_rec_update(ops, self.records, filter_hash, True, self.FTRACE_WARN_ON)
         self.list_call.entries = self.list_entries()
         if enabled and self.ftrace_enabled:
             self.ftrace_run_update_code(FTRACE_UPDATE_CALLS)
@@ -422,6 +445,10 @@ class FtraceCore:
 
     def available_filter_functions(self):
         return [r.func or f"0x{r.ip:x}" for r in self.records]
+
+    def available_filter_functions_addrs(self):
+        """The modern tracefs file: "%lx %s" per record (v3.6 has only available_filter_functions)."""
+        return [f"{r.ip:x} {r.func or hex(r.ip)}" for r in self.records]
 
     def enabled_functions(self):
         return [f"{r.func or hex(r.ip)} ({r.refcount})" for r in self.records if r.refcount]

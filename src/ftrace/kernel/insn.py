@@ -5,10 +5,13 @@ first halfword comes first (__opcode_to_mem_thumb32 on little-endian).
 """
 
 MCOUNT_INSN_SIZE = 4
-FTRACE_NOP = 0xF85DEB04          # ldr.w lr, [sp], #4  (pop.w {lr}): undoes the site's push {lr}
+FTRACE_NOP = 0xF85DEB04          # ldr.w lr, [sp], #4  (pop.w {lr}): undoes the site's push {lr} (v3.6)
+FTRACE_NOP_MODERN = 0xF10D0D04   # add.w sp, sp, #4: the same without reloading lr (modern asm/ftrace.h)
+NOP_KIND = {FTRACE_NOP: "ldr", FTRACE_NOP_MODERN: "add"}     # (size, kind) names for the CMODX audit
 NOP_W = 0xF3AF8000               # nop.w: ftrace_graph_call when the graph caller is off
 PUSH_LR = 0xB500                 # push {lr}, the halfword before every mcount site
 BKPT = 0xBE00                    # bkpt #imm8 (16-bit): imm in the low byte
+UDF = 0xDE00                     # udf #imm8 (16-bit, T1): imm in the low byte
 
 
 def thumb_bl(pc, target, link=True):

@@ -43,6 +43,9 @@ from ftrace.kernel.records import (FTRACE_UPDATE_IGNORE, FTRACE_UPDATE_MAKE_CALL
 from ftrace.kernel.tracers import FTRACE_BKPT_IMM
 
 BKPT_INSN = insn.BKPT | FTRACE_BKPT_IMM
+UDF_INSN = insn.UDF | FTRACE_BKPT_IMM      # udf #0xf7: clear of ptrace's 0xde01, BUG()'s 0xde02, kprobes' 0xde18,
+                                           # KGDB's 0xdefe, so an undef hook matching 0xffff catches ftrace's alone
+TRAPS = {"bkpt": BKPT_INSN, "udf": UDF_INSN}   # the breakpoint method's trap -> the halfword it writes
 B_OVER = 0xE001            # b.n .+6 from the push {lr}: over the push and the 32-bit slot (branch_over's nop)
 
 METHODS = {}               # name -> class, in the order the CLI and campaigns list them
@@ -60,6 +63,12 @@ def check_drop(name, drop):
     bad = [d for d in drop if d not in droppable]
     if bad:
         raise ValueError(f"{name} has no step {bad[0]!r} to drop; droppable: {', '.join(droppable) or 'none'}")
+
+
+def check_trap(trap):
+    """ValueError unless `trap` names one of TRAPS."""
+    if trap not in TRAPS:
+        raise ValueError(f"trap must be one of {', '.join(TRAPS)}, got {trap!r}")
 
 
 def droppable_help(names=None):
@@ -89,9 +98,10 @@ class UpdateMethod:
     expected = None
     expected_when_dropped = ()
 
-    def __init__(self, machine, patcher, records, services, bkpt_handler, drop=(), cmodx_list="v7"):
+    def __init__(self, machine, patcher, records, services, bkpt_handler, drop=(), cmodx_list="v7", trap="bkpt"):
         check_drop(self.name, drop)
         cmodx.check(cmodx_list)
+        check_trap(trap)
         self.cmodx = cmodx_list             # the CMODX list the audit judges rewrites by (ftrace.kernel.cmodx)
         self.m = machine
         self.patcher = patcher
@@ -99,6 +109,8 @@ class UpdateMethod:
         self.ft = services
         self.bkpt = bkpt_handler
         self.drop = frozenset(drop)
+        self.trap = trap
+        self.trap_insn = TRAPS[trap]
         self.modifying_ftrace_code = 0
 
     def sync(self, n):
@@ -115,7 +127,7 @@ class UpdateMethod:
     def ftrace_code_disable(self, rec, mcount_addr):
         """kernel/trace/ftrace.c ftrace_code_disable(): `bl __gnu_mcount_nc` becomes the disabled site."""
         return (yield from self.patcher.ftrace_modify_code(rec.ip, insn.thumb_bl(rec.ip, mcount_addr),
-                                                           insn.FTRACE_NOP))
+                                                           self.ft.nop_insn()))
 
     # ---- updates ----
 
@@ -157,9 +169,13 @@ class UpdateMethod:
     def site_state(self, rec):
         """What the site holds now: 'nop', 'call' or 'other' (and 'bkpt' for the breakpoint method)."""
         op = insn.mem_to_opcode(self.m.read(rec.ip, 4))
-        if op == insn.FTRACE_NOP:
+        if op == self.ft.nop_insn():
             return "nop"
         return "call" if op == self.ft.call_insn(rec) else "other"
+
+    def nop_kind(self):
+        """The era's nop as the CMODX audit names it."""
+        return 4, insn.NOP_KIND[self.ft.nop_insn()]
 
     def site_halfwords(self, ip):
         """The halfwords an update of the site at ip may rewrite."""
@@ -167,7 +183,7 @@ class UpdateMethod:
 
     def site_writes(self, rec, ret):
         """[(address, (size, kind) before, (size, kind) after)] of the instructions an update `ret` rewrites."""
-        return [(rec.ip, (4, "ldr"), (4, "bl"))]
+        return [(rec.ip, self.nop_kind(), (4, "bl"))]
 
     def cmodx_locations(self, enable):
         """The sites' instruction addresses this pass rewrites where the CMODX list does not let another core
@@ -176,7 +192,8 @@ class UpdateMethod:
         for rec in self.records:
             ret = ftrace_test_record(rec, enable)
             if ret != FTRACE_UPDATE_IGNORE:
-                locs += [a for a, old, new in self.site_writes(rec, ret) if not cmodx.allows(self.cmodx, old, new)]
+                locs += dict.fromkeys(a for a, old, new in self.site_writes(rec, ret)
+                                      if not cmodx.allows(self.cmodx, old, new))
         return locs
 
 
@@ -231,7 +248,7 @@ class Breakpoint(UpdateMethod):
             cur = p.read_insn(rec.ip)
             err = cur if cur < 0 else (0 if cur == old else -errno.EINVAL)
             if not err:
-                err = p.write16(rec.ip, BKPT_INSN)
+                err = p.write16(rec.ip, self.trap_insn)
                 yield
             if err:
                 failed = (err, rec)
@@ -278,7 +295,7 @@ class Breakpoint(UpdateMethod):
         data = self.m.read(rec.ip, 4)
         first = int.from_bytes(data[:2], "little")
         second = int.from_bytes(data[2:], "little")
-        if first != BKPT_INSN:
+        if first != self.trap_insn:
             return 0
         nop, call = self.ft.nop_insn(), self.ft.call_insn(rec)
         if second == insn.halves(nop)[1]:
@@ -294,7 +311,7 @@ class Breakpoint(UpdateMethod):
         halfword, sync."""
         first, second = insn.halves(new)
         self.arm()
-        for addr, hw in ((ip, BKPT_INSN), (ip + 2, second), (ip, first)):
+        for addr, hw in ((ip, self.trap_insn), (ip + 2, second), (ip, first)):
             err = self.patcher.write16(addr, hw)
             if err:
                 self.ft.ftrace_bug(err, ip)
@@ -307,9 +324,16 @@ class Breakpoint(UpdateMethod):
         return 0
 
     def site_state(self, rec):
-        if insn.mem_to_opcode(self.m.read(rec.ip, 4)) >> 16 == BKPT_INSN:
+        if insn.mem_to_opcode(self.m.read(rec.ip, 4)) >> 16 == self.trap_insn:
             return "bkpt"
         return super().site_state(rec)
+
+    def site_writes(self, rec, ret):
+        """The trap over the first halfword (pass 1) and the new first halfword over the trap (pass 3); the
+        second halfword changes behind the trap, where no fetch starts."""
+        old, new = ((self.nop_kind(), (4, "bl")) if ret == FTRACE_UPDATE_MAKE_CALL
+                    else ((4, "bl"), self.nop_kind()))
+        return [(rec.ip, old, (2, self.trap)), (rec.ip, (2, self.trap), new)]
 
 
 class StopMachine(UpdateMethod):
@@ -424,7 +448,7 @@ class BranchOver(SyncedCallerUpdate, UpdateMethod):
     def site_writes(self, rec, ret):
         """The branch swapped with the push; on enable also the BL written into the slot."""
         return ([(rec.ip - 2, (2, "b"), (2, "push"))]
-                + ([(rec.ip, (4, "ldr"), (4, "bl"))] if ret == FTRACE_UPDATE_MAKE_CALL else []))
+                + ([(rec.ip, self.nop_kind(), (4, "bl"))] if ret == FTRACE_UPDATE_MAKE_CALL else []))
 
 
 class Unsynced(UpdateMethod):

@@ -63,8 +63,9 @@ def ftrace_ops_test(ops, ip):
         (ops.notrace_hash.empty() or ip not in ops.notrace_hash)
 
 
-def hash_rec_update(ops, records, filter_hash, inc):
-    """__ftrace_hash_rec_update: move the record refcounts by one for every site ops selects."""
+def hash_rec_update(ops, records, filter_hash, inc, ftrace_warn_on):
+    """__ftrace_hash_rec_update: move the record refcounts by one for every site ops selects; a refcount that
+    reaches FTRACE_REF_MAX or would go below 0 is FTRACE_WARN_ON (which kills ftrace) and stops the walk."""
     if not ops.flags & FTRACE_OPS_FL_ENABLED:
         return
     if filter_hash:
@@ -85,14 +86,13 @@ def hash_rec_update(ops, records, filter_hash, inc):
             match = in_hash and (other.empty() or in_other)
         if not match:
             continue
-        count = rec.flags & ~FTRACE_FL_MASK
         if inc:
-            if count == FTRACE_REF_MAX:
-                raise FtraceError("EOVERFLOW", f"refcount overflow at 0x{rec.ip:x}")
             rec.flags += 1
+            if ftrace_warn_on(rec.flags & ~FTRACE_FL_MASK == FTRACE_REF_MAX):
+                return
         else:
-            if count == 0:
-                raise FtraceError("EOVERFLOW", f"refcount underflow at 0x{rec.ip:x}")
+            if ftrace_warn_on(rec.flags & ~FTRACE_FL_MASK == 0):
+                return
             rec.flags -= 1
 
 

@@ -27,12 +27,12 @@ class Ftrace(FtraceCore):
     """Dynamic ftrace on a machine with a loaded image, as tracefs presents it."""
 
     def __init__(self, machine, image=None, method="breakpoint", patch_cpu=0, emulate="nop",
-                 buffer_size_kb=1408, overwrite=True, comm=None, drop=(), cmodx_list="v7"):
+                 buffer_size_kb=1408, overwrite=True, comm=None, drop=(), cmodx_list="v7", trap="bkpt", era="mixed"):
         image = image or machine.image
         if image is None:
             raise ValueError("load a program first (machine.load_elf) or pass image=")
         super().__init__(machine, image, method=method, patch_cpu=patch_cpu, emulate=emulate, drop=drop,
-                         cmodx_list=cmodx_list)
+                         cmodx_list=cmodx_list, trap=trap, era=era)
         self.rb = RingBuffer(machine.ncores, buffer_size_kb=buffer_size_kb, overwrite=overwrite)
         self.clock = TraceClock(max(1, 1_000_000_000 // machine.cpu_hz))
         self.tasks = Tasks(machine.ncores)
@@ -127,7 +127,13 @@ class Ftrace(FtraceCore):
         self.graph_funcs = new
         self.graph.graph_filter = IpSet(new.ips) if new.count else None
 
+    def check_file(self, name):
+        """A tracefs file v3.6 did not have: ENOENT in the v3.6 era."""
+        if self.era == "v3.6":
+            raise FtraceError("ENOENT", f"{name}: no such file in v3.6's tracefs (era v3.6)")
+
     def set_graph_notrace(self, text, append=False):
+        self.check_file("set_graph_notrace")
         self.check_alive()
         new = self.graph_notrace_funcs.copy() if append else ftrace_hash()
         apply_filter(new, self.records, text, "set_graph_notrace")
@@ -140,10 +146,12 @@ class Ftrace(FtraceCore):
 
     @property
     def max_graph_depth(self):
+        self.check_file("max_graph_depth")
         return self.graph.max_depth
 
     @max_graph_depth.setter
     def max_graph_depth(self, n):
+        self.check_file("max_graph_depth")
         if n < 0:
             raise FtraceError("EINVAL", "max_graph_depth must be >= 0")
         self.graph.max_depth = n
@@ -228,6 +236,15 @@ class Ftrace(FtraceCore):
         self.unregister_ftrace_function(ops)
         self.user_ops.remove(ops)
 
+    # ---- the sites ----
+
+    def sites(self):
+        """Every mcount site as the image holds it now: (ip, function, (first, second) halfword, whether its 4
+        bytes straddle an icache line of this machine, rec->flags)."""
+        line = self.m.line_size
+        return [(r.ip, r.func, (self.m.read16(r.ip), self.m.read16(r.ip + 2)), r.ip // line != (r.ip + 3) // line,
+                 r.flags) for r in self.records]
+
     # ---- reading the trace ----
 
     def symbolize(self, addr):
@@ -275,7 +292,8 @@ class Ftrace(FtraceCore):
 
     def _format(self, events, lost=None):
         if self._tracer == "function_graph":
-            return trace_output.format_graph(events, self.symbolize, self.m.ncores, lost=lost)
+            return trace_output.format_graph(events, self.symbolize, self.m.ncores, lost=lost,
+                                             era="v3.6" if self.era == "v3.6" else "modern")
         return trace_output.format_function(events, self.symbolize, self.comm_of_pid, lost=lost)
 
     # ---- running ----

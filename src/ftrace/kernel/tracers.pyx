@@ -7,7 +7,8 @@
 * FGraph with PrepareFtraceReturn / FtraceReturnToHandler: function_graph's per-task return stack,
   prepare_ftrace_return (arch/arm/kernel/ftrace.c) and ftrace_return_to_handler (kernel/trace/ftrace.c), with
   trace_graph_entry/trace_graph_return's filters (kernel/trace/trace_functions_graph.c).
-* FtraceBreakpoint: ftrace_int3_handler (arch/x86/kernel/ftrace.c v3.6), first on the BKPT chain.
+* FtraceBreakpoint: ftrace_int3_handler (arch/x86/kernel/ftrace.c v3.6), first on the BKPT chain, or an undef
+  hook's fn (traps.py) with the UDF trap.
 
 No Python object is created per traced event on the built-in paths.
 """
@@ -24,7 +25,7 @@ from cpu.faults import GuestFault
 DEF FTRACE_RETFUNC_DEPTH = 50
 DEF MAX_CPUS = 256
 
-FTRACE_BKPT_IMM = 0xF7     # bkpt #0xf7: the 16-bit breakpoint the patcher writes (0xbef7)
+FTRACE_BKPT_IMM = 0xF7     # the trap's imm: bkpt #0xf7 (0xbef7) or udf #0xf7 (0xdef7)
 LR_IN_REGISTER = -1        # the function did not save LR in its prologue: the site's pushed word is its LR
 LR_UNKNOWN = -2            # a prologue recordmcount could not analyse: the graph tracer leaves it alone
 
@@ -391,13 +392,15 @@ cdef class FtraceReturnToHandler(HostCall):
 
 cdef class FtraceBreakpoint(ExceptionHandler):
     """ftrace_int3_handler: while modifying_ftrace_code, a breakpoint at an ftrace site stands for the
-    instruction the site had (the nop `ldr.w lr, [sp], #4`: pop the lr the site pushed and skip the site), or,
+    instruction the site had (the nop `ldr.w lr, [sp], #4`: pop the lr the site pushed and skip the site; the
+    modern era's `add.w sp, sp, #4`: drop it), or,
     with emulate_call, for the new call (text_poke_bp style: `bl target`)."""
     cdef public bint modifying_ftrace_code
     cdef public IpSet locations
     cdef public IpSet caller_sites      # ftrace_call / ftrace_graph_call: skipping them skips one call, no stack effect
     cdef public bint emulate_call
     cdef public bint skip_without_pop   # mutant handler-skips-without-pop: skip the site, leave the pushed lr
+    cdef public bint nop_loads_lr       # v3.6's nop pops lr; modern's add.w sp, sp, #4 only drops the word
     cdef public uint32_t call_target
     cdef public uint32_t cost
     cdef public uint64_t hits
@@ -405,6 +408,7 @@ cdef class FtraceBreakpoint(ExceptionHandler):
     def __cinit__(self, IpSet locations, uint32_t cost=0):
         self.locations = locations
         self.cost = cost
+        self.nop_loads_lr = 1
 
     cdef int64_t handle(self, Core core, uint32_t imm, uint32_t pc) except -2:
         cdef uint32_t sp
@@ -424,6 +428,12 @@ cdef class FtraceBreakpoint(ExceptionHandler):
         if self.skip_without_pop:
             return pc + 4
         sp = core.r[13]
-        core.r[14] = ld32(core, sp)
+        if self.nop_loads_lr:
+            core.r[14] = ld32(core, sp)
         core.r[13] = sp + 4
         return pc + 4
+
+    def undef_hook_fn(self, Core core, uint32_t instr, uint32_t pc):
+        """struct undef_hook's fn (traps.py): the same handler, reached through call_undef_hook."""
+        cdef int64_t r = self.handle(core, FTRACE_BKPT_IMM, pc)
+        return None if r < 0 else r
