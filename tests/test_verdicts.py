@@ -33,7 +33,7 @@ def test_classify():
     assert cmodx.classify(NOP_W) == (4, "nop") and cmodx.classify(insn.halves(insn.thumb_bl(0x8000, 0x9000,
                                                                                             link=False))) == (4, "b")
     assert [cmodx.classify(e)[1] for e in (B16, BKPT, PUSH, NOP16, SVC, BX, (0xD101,), (0xDE00,))] == \
-        ["b", "bkpt", "push", "nop", "svc", "bx", "b", "other"]
+        ["b", "bkpt", "push", "nop", "svc", "bx", "b", "udf"]
 
 
 @pytest.mark.parametrize("a, b, v7, maa", [
