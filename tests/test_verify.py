@@ -49,11 +49,13 @@ def test_shortest_counterexample_replays():
 
 @pytest.mark.parametrize("cell", [V.Cell("unsynced", cores=1, bound=2, evictions=False),
                                   V.Cell("breakpoint", cores=2, bound=1, evictions=False),
-                                  V.Cell("unsynced", cores=2, bound=1, evictions=False)])
+                                  V.Cell("unsynced", cores=2, bound=1, evictions=False),
+                                  pytest.param(V.Cell("unsynced", cores=1, bound=None, evictions=False),
+                                               marks=pytest.mark.slow)])
 def test_sleep_sets_prune_and_keep_the_verdict(cell):
     """Sleep sets (the footprint independence) cut equivalent schedules only: the kinds of violation found and
     whether one is found are those of the search without them."""
-    on = V.verify(cell)
+    on = V.verify(dataclasses.replace(cell, sleep=True))
     off = V.verify(dataclasses.replace(cell, sleep=False))
     assert off.pruned_sleep == 0
     assert on.pruned_sleep > 0 and on.schedules <= off.schedules
@@ -80,3 +82,8 @@ def test_independence_of_footprints():
     q = V.Footprint("p")
     q.glob = True
     assert not w2.independent(q)
+
+
+def test_sleep_sets_default_to_unbounded_searches():
+    assert V.Cell("breakpoint", bound=None).sleep_on() and not V.Cell("breakpoint", bound=1).sleep_on()
+    assert V.Cell("breakpoint", bound=1, sleep=True).sleep_on()
