@@ -18,7 +18,7 @@ Choice points (one compact choice vector per execution, replayed by re-execution
     instructions survive an invalidate ('prefetch'), an IPI's delay ('ipi': the extremes 0 and ipi_latency only,
     a bound this checker states).
 Search: depth-first over choice vectors.  State hashing: at each scheduling point the state that determines the
-future (worker registers and flags, their stacks and the litmus data, the site halfwords and ftrace_call in
+future (worker registers and flags, their stacks and sink slots, the call-count margins the final check compares (_count_key), the site halfwords and ftrace_call in
 memory, each worker's copy of the site lines with its log version and loss time, prefetch buffer, pending IPI and
 handler, the patcher's update and step count, the records' flags, the traced-event counts, the log's write and
 completed sequence numbers) is hashed; a state already reached with at least the same remaining bound and a
@@ -209,7 +209,7 @@ class Execution:
         self.workers = list(range(1, c.cores + 1))
         self.tops = {i: m.cores[i].get_reg(13) for i in self.workers}
         sym = m.image.symbols
-        self.data = [(sym[n].addr, 4 * SLOT * (c.cores + 1)) for n in ("litmus_calls", "litmus_sink")]
+        self.data = [(sym[n].addr, 4 * SLOT * (c.cores + 1)) for n in ("litmus_sink",)]
         self.calls_addr = sym["litmus_calls"].addr
         self.site_hw = set()
         for rec in ft.records:
@@ -556,7 +556,7 @@ class Execution:
                  m.read(self.site_list[0], self.site_list[-1] + 2 - self.site_list[0]),
                  tuple(m.read(a, n) for a, n in self.data), m.wseq, m.completed_wseq,
                  tuple(r.flags for r in self.ft.records), tuple(self.ft.rb.written(i) for i in range(m.ncores)),
-                 tuple(sorted(self.counts.items()))]
+                 self._count_key()]
         for i in self.workers:
             c = m.cores[i]
             sp = c.get_reg(13)
@@ -565,6 +565,21 @@ class Execution:
                           c.prefetched, c.exclusive, tuple(c.line_state(a) for a in self.site_lines),
                           m.read(sp, self.tops[i] - sp) if c.state == CORE_RUNNING and sp <= self.tops[i] else b""))
         return hash(tuple(parts))
+
+    def _count_key(self):
+        """What of the call counters the future depends on: only the final check reads them (a worker never
+        reads its counter back; main, which does, runs no more), so per worker the two margins it compares --
+        traced minus the calls counted since the enable's start (up to the disable's end), and traced minus
+        those since the enable's end (up to the disable's start) -- not the raw counts or snapshots (those
+        would keep apart states whose every future has the same verdict)."""
+        c, now = self.counts, self.calls()
+        out = []
+        for i in self.workers:
+            t = self.ft.rb.written(i)
+            up = t - (c["off1"][i] if "off1" in c else now[i]) + c["on0"][i] if "on0" in c else None
+            lo = t - (c["off"][i] if "off" in c else now[i]) + c["on"][i] if "on" in c else None
+            out.append((up, lo))
+        return tuple(out)
 
     # ---- the whole execution ----
 
