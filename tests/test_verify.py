@@ -1,4 +1,6 @@
 """ftrace verify: the stateless model checker (src/ftrace/explore/verify.py) on tiny cells."""
+import dataclasses
+
 import pytest
 
 from ftrace.explore import verify as V
@@ -43,3 +45,45 @@ def test_choice_vector_encoding():
 def test_shortest_counterexample_replays():
     choices, detail = V.shortest(PLANTED)
     assert V.replay(PLANTED, choices)[0] == "violation"
+
+
+@pytest.mark.parametrize("cell", [V.Cell("unsynced", cores=1, bound=2, evictions=False),
+                                  V.Cell("breakpoint", cores=2, bound=1, evictions=False),
+                                  V.Cell("unsynced", cores=2, bound=1, evictions=False),
+                                  pytest.param(V.Cell("unsynced", cores=1, bound=None, evictions=False),
+                                               marks=pytest.mark.slow)])
+def test_sleep_sets_prune_and_keep_the_verdict(cell):
+    """Sleep sets (the footprint independence) cut equivalent schedules only: the kinds of violation found and
+    whether one is found are those of the search without them."""
+    on = V.verify(dataclasses.replace(cell, sleep=True))
+    off = V.verify(dataclasses.replace(cell, sleep=False))
+    assert off.pruned_sleep == 0
+    assert on.pruned_sleep > 0 and on.schedules <= off.schedules
+    assert bool(on.violating) == bool(off.violating) and bool(on.first) == bool(off.first)
+    assert set(on.kinds) == set(off.kinds)
+
+
+def test_independence_of_footprints():
+    w1, w2, p = V.Footprint(1), V.Footprint(2), V.Footprint("p")
+    w1.exec_hw, w1.lines = {0x100}, {0x100}
+    assert w1.independent(w2) and w1.independent(p)
+    w1.host = w2.host = True
+    assert not w1.independent(w2) and not w1.independent(p)
+    w1.host = w2.host = False
+    p.whw, p.wlines = {0x100}, {0x100}
+    assert not w1.independent(p)
+    p.whw, p.wlines = {0x104}, {0x100}
+    assert w1.independent(p)                    # another halfword of a line it executed from (no fill)
+    w1.filled = {0x100}
+    assert not w1.independent(p)
+    q = V.Footprint("p")
+    q.clines = {1: {0x100}}
+    assert not w1.independent(q) and w2.independent(q)
+    q = V.Footprint("p")
+    q.glob = True
+    assert not w2.independent(q)
+
+
+def test_sleep_sets_default_to_unbounded_searches():
+    assert V.Cell("breakpoint", bound=None).sleep_on() and not V.Cell("breakpoint", bound=1).sleep_on()
+    assert V.Cell("breakpoint", bound=1, sleep=True).sleep_on()

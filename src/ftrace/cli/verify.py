@@ -22,12 +22,15 @@ def add_verify_parser(sub):
     p.add_argument("--jobs", type=int, default=1, help="processes; the space is split by schedule prefix")
     p.add_argument("--split", type=int, default=None, help="choices in a split prefix (default 6 with --jobs)")
     p.add_argument("--replay", metavar="CHOICES", help="re-run one choice vector and explain it step by step")
+    p.add_argument("--sleep-sets", choices=("auto", "on", "off"), default="auto",
+                   help="sleep sets (default auto: on only with --bound -1, where they are sound and pay)")
     p.add_argument("--no-shortest", action="store_true", help="skip the search for a shortest counterexample")
 
 
 def cell_of(args):
     return V.Cell(args.method, model=args.model, drop=tuple(args.drop), cores=args.cores, iters=args.iters,
-                  bound=None if args.bound < 0 else args.bound, evictions=not args.no_evictions, cmodx=args.cmodx)
+                  bound=None if args.bound < 0 else args.bound, evictions=not args.no_evictions, cmodx=args.cmodx,
+                  sleep={'auto': None, 'on': True, 'off': False}[args.sleep_sets])
 
 
 def command(cell, choices):

@@ -18,23 +18,51 @@ Choice points (one compact choice vector per execution, replayed by re-execution
     instructions survive an invalidate ('prefetch'), an IPI's delay ('ipi': the extremes 0 and ipi_latency only,
     a bound this checker states).
 Search: depth-first over choice vectors.  State hashing: at each scheduling point the state that determines the
-future (worker registers and flags, their stacks and the litmus data, the site halfwords and ftrace_call in
+future (worker registers and flags, their stacks and sink slots, the call-count margins the final check compares (_count_key), the site halfwords and ftrace_call in
 memory, each worker's copy of the site lines with its log version and loss time, prefetch buffer, pending IPI and
 handler, the patcher's update and step count, the records' flags, the traced-event counts, the log's write and
 completed sequence numbers) is hashed; a state already reached with at least the same remaining bound and a
 sleep set no larger is pruned.  Sleep sets: after exploring a step from a node, a sibling explored later puts it
-to sleep while the two are independent.  Independent (conservatively): two steps of different actors where
-neither is a host call, an IPI or a handler, a core's state change or a step that starts at or ends on a site
-halfword, and, for a core and the patcher, the patcher changed nothing of that core (its icache's site lines, its
-IPIs, its state, its prefetch) and wrote nothing in a site line the core fetched from; the patcher's step that
-ends an update (its completion claims every write visible) is dependent on everything.  Only steps without
-relaxed choices inside are put to sleep.
+to sleep while the two are independent (Cell.sleep=False, --no-sleep-sets: off).  Independence is judged from
+what each step read and wrote, recorded as it ran (Footprint):
+  * a worker step: the site-line halfwords it executed (the stale check reads their memory), the site lines it
+    filled (a fill reads the whole line), every site line it executed from, filled or evicted (its own icache),
+    whether it made a host call or hit the breakpoint handler (host state), took an IPI, ran a handler or
+    changed state, made a stale/torn fetch (its verdict reads the write log) or evicted a line (its loss time is
+    a log version);
+  * a patcher step: the halfwords it wrote, per worker core the site lines whose copy (or filled/loss version)
+    it changed, the cores whose IPI queue, state, handler or prefetch buffer it changed, whether wseq or
+    completed_wseq moved.  Starting an update (the tracer's host state changes; it reads every worker's
+    counter) and ending one (its completion claims every write visible) are dependent on everything, as is a
+    write outside the site lines.
+Two workers' steps are independent unless both ran host code: litmus.c gives each worker its own counter, sink
+slot and stack, and a fill or an eviction changes only the core's own icache (a line's filled version is the
+log's wseq, which no worker step moves).  A worker step and a patcher step are independent unless the worker
+ran host code, took an IPI, ran a handler or changed state; or the patcher changed that core's IPI queue,
+state, handler or prefetch buffer, or a site line the step touched; or it wrote a halfword the step executed
+or a line the step filled; or it moved the log while the step made a stale fetch or evicted.  Why that is
+enough on the ideal machine: a step's extent depends only on site_hw (fixed) and its own icache's contents;
+what an executed instruction does depends on its icache copy and, through the stale check, on memory at its
+halfwords and on the log; a fill on memory of its line.  A patcher invalidation of a line a core does not
+hold is invisible to the snapshot diff, but cross-core invalidations happen only in stop_machine's release,
+while the workers are parked (not enabled).  On a relaxed model (fills weigh the log, prefetch reads ahead)
+every site line a worker touched counts as read from memory and the log: dependent on any patcher write to
+it and on any log move.  Only steps without relaxed choices inside are put to sleep.  Sleep sets cut
+equivalent schedules, so the violating-schedule count is smaller than without them; the violations found (by
+kind) and the verdict must not change (tests/test_verify.py compares).  With a preemption bound, sleep sets
+can in principle hide a schedule whose only equivalent representative exceeds the bound (the known
+interaction of bounding and partial-order reduction); an exhaustive search (bound -1) has no such gap.  So by
+default (Cell.sleep None) sleep sets are on only for an unbounded search; measured on breakpoint, 2 workers,
+bound 1, evictions, they also cost more than they save there: the state cache, whose entries then cover only
+the options not asleep, prunes less (2,295 schedules, 77,594 states with them; 1,656 and 64,259 without).
 Bound: preemptions (choosing another actor while the last one could go on), `bound`; None for none.  A search
 is `exhaustive` when no bound cut a path.  Violations: a guest fault, a torn or mixed fetch at a site, a
 late-stale fetch, ftrace_bug, a site in an unexpected state after an update, a worker's stack pointer off when it
 returns, a deadlock, and a wrong count: a worker's traced events must equal its calls counted while tracing was
 on (litmus_calls between the enable's end and the disable's start; one call in flight at each end may go either
-way, since a worker counts a call just before making it).
+way, since a worker counts a call just before making it), and at most its calls counted from the enable's start
+to the disable's end (plus the one in flight): a call may be made and traced whole inside an update, once its
+site is live (the unbounded search found that schedule; the first version's check called it a wrong count).
 """
 import io
 import os
@@ -69,6 +97,11 @@ class Cell:
     bound: object = 2
     evictions: bool = True
     cmodx: str = "v7"          # the CMODX list a could-fetch-from set is judged by (ftrace.kernel.cmodx)
+    sleep: object = None       # sleep sets: True, False (the reference search they must agree with), None:
+                               # on only for an unbounded search (see the module docstring)
+
+    def sleep_on(self):
+        return self.bound is None if self.sleep is None else bool(self.sleep)
 
     def label(self):
         return self.method + "".join(f" --drop {d}" for d in self.drop)
@@ -83,15 +116,27 @@ class Stop(Exception):
 
 
 class Footprint:
-    """What a step touched, for the independence test (see the module docstring)."""
-    __slots__ = ("actor", "lines", "wlines", "cores", "flag", "glob", "det")
+    """What a step read and wrote, for the independence test (see the module docstring)."""
+    __slots__ = ("actor", "exec_hw", "filled", "lines", "host", "event", "stale", "evicted",
+                 "whw", "wlines", "clines", "cother", "cores", "logchg", "glob", "det", "mask", "ideal")
 
-    def __init__(self, actor):
-        self.actor = actor
-        self.lines = set()      # site lines a core fetched from
-        self.wlines = set()     # site lines the patcher wrote
-        self.cores = set()      # cores the patcher changed
-        self.flag = False       # host call, IPI, handler, state change, at a site halfword
+    def __init__(self, actor, mask=~31, ideal=True):
+        self.actor, self.mask, self.ideal = actor, mask, ideal
+        # a worker's step
+        self.exec_hw = set()    # site-line halfwords it executed (their memory is read by the stale check)
+        self.filled = set()     # site lines it filled (a fill reads the whole line from memory)
+        self.lines = set()      # site lines it executed from, filled or evicted (its own icache's copies)
+        self.host = False       # a host call (the tracer) or a host exception handler (a breakpoint hit)
+        self.event = False      # an IPI taken, a handler, a state change
+        self.stale = False      # a stale, late-stale or torn fetch (its verdict reads the write log)
+        self.evicted = False    # an explicit eviction (records the loss time: a log version)
+        # the patcher's step
+        self.whw = set()        # halfwords it wrote
+        self.wlines = set()     # their lines
+        self.clines = {}        # worker core -> site lines whose copy (or its filled/loss versions) it changed
+        self.cother = set()     # worker cores whose IPI queue, state or prefetch buffer it changed
+        self.cores = set()      # for the replay's log: every worker core it changed
+        self.logchg = False     # it changed the write log's wseq or completed_wseq
         self.glob = False       # dependent on every step
         self.det = True         # no relaxed choice inside
 
@@ -99,9 +144,19 @@ class Footprint:
         if self.actor == o.actor or self.glob or o.glob:
             return False
         if self.actor != "p" and o.actor != "p":
-            return not (self.flag and o.flag)
-        core, pat = (self, o) if o.actor == "p" else (o, self)
-        return not (core.flag or core.actor in pat.cores or core.lines & pat.wlines)
+            # workers share no guest data (litmus.c: own counter, sink slot and stack) and each fills only its
+            # own icache: only two host calls (the tracer's shared host state) are kept dependent
+            return not (self.host and o.host)
+        w, p = (self, o) if o.actor == "p" else (o, self)
+        if w.host or w.event or w.actor in p.cother:
+            return False
+        if p.clines.get(w.actor, set()) & w.lines:
+            return False
+        if not w.ideal:             # relaxed fills and prefetch: any touched line reads memory and the log
+            return not (w.lines & p.wlines or (p.logchg and w.lines))
+        if p.whw & w.exec_hw or p.wlines & w.filled:
+            return False
+        return not (p.logchg and (w.stale or w.evicted))
 
 
 def encode(choices):
@@ -130,6 +185,7 @@ class Execution:
 
     def __init__(self, search, prefix, log=None):
         self.s, self.cell, self.prefix = search, search.cell, list(prefix)
+        self.sleep_on = self.cell.sleep_on()
         self.trace, self.choices = [], []
         self.log = log                  # a list: the replay's explanation, step by step
         self.preempt, self.last = 0, None
@@ -153,7 +209,7 @@ class Execution:
         self.workers = list(range(1, c.cores + 1))
         self.tops = {i: m.cores[i].get_reg(13) for i in self.workers}
         sym = m.image.symbols
-        self.data = [(sym[n].addr, 4 * SLOT * (c.cores + 1)) for n in ("litmus_calls", "litmus_sink")]
+        self.data = [(sym[n].addr, 4 * SLOT * (c.cores + 1)) for n in ("litmus_sink",)]
         self.calls_addr = sym["litmus_calls"].addr
         self.site_hw = set()
         for rec in ft.records:
@@ -208,6 +264,8 @@ class Execution:
             if e["pc"] in self.site_hw and cmodx.forbidden_pair(self.cell.cmodx, e["candidates"]):
                 self.unpredictable += 1
             return
+        if self.step_fp is not None:
+            self.step_fp.stale = True
         if kind == "stale" and self._mixed(e):
             kind = "torn"
         if kind in ("torn", "stale-after-sync"):
@@ -278,28 +336,48 @@ class Execution:
         key = self.state_key()
         sleep = frozenset(self.sleep)
         depth_rem = None if s.max_depth is None else s.max_depth - len(self.choices)
-        if len(self.choices) >= len(self.prefix):      # the prefix's nodes were recorded when first reached
-            for r, d, z in s.visited.get(key, ()):
-                if (rem is None or r >= rem) and (depth_rem is None or d >= depth_rem) and z <= sleep:
-                    raise Stop("state")
-            s.visited.setdefault(key, []).append((rem if rem is not None else 1 << 30,
-                                                  depth_rem if depth_rem is not None else 1 << 30, sleep))
-        asleep = {k for k, o in enumerate(opts) if o in self.sleep}
         node = tuple(self.choices)
+        if len(self.choices) >= len(self.prefix):      # the prefix's nodes were recorded when first reached
+            # the state cache with sleep sets (Godefroid's scheme): an option an earlier visit of this state (with
+            # at least this bound and depth left) did not have asleep is explored from there already; if that
+            # covers every option not asleep here, prune; else those options join this visit's sleep set
+            # (with their footprints from there: the same state, the same steps)
+            entries = [e for e in s.visited.get(key, ()) if (rem is None or e[0] >= rem)
+                       and (depth_rem is None or e[1] >= depth_rem)]
+            extra = {}
+            covered = set()
+            for r, d, z, enode, eopts in entries:
+                for k, o in enumerate(eopts):
+                    if o not in z:
+                        covered.add(o)
+                        fp = s.fp.get((enode, k))
+                        if self.sleep_on and o not in self.sleep and fp is not None and fp.det:
+                            extra[o] = fp
+            if entries and all(o in covered or o in self.sleep for o in opts):
+                raise Stop("state")
+            if extra:
+                s.extra[node] = extra
+                self.sleep = {**self.sleep, **extra}
+            s.visited.setdefault(key, []).append((rem if rem is not None else 1 << 30,
+                                                  depth_rem if depth_rem is not None else 1 << 30,
+                                                  frozenset(self.sleep), node, tuple(opts)))
+        elif node in s.extra:
+            self.sleep = {**self.sleep, **s.extra[node]}
+        asleep = {k for k, o in enumerate(opts) if o in self.sleep}
         v = self._next("sched", len(opts), asleep)
         if v in asleep:
             raise Stop("sleep")
         opt = opts[v]
         # the child's sleep set: asleep and explored siblings independent of this step, once it is known
         done = {}
-        for k in range(v):
+        for k in range(v if self.sleep_on else 0):
             fp = s.fp.get((node, k))
             if fp is not None and fp.det and k not in asleep:
                 done[opts[k]] = fp
         if last_on and opt[0] != self.last:
             self.preempt += 1
         self.last = opt[0]
-        self.step_fp = Footprint(opt[0])
+        self.step_fp = Footprint(opt[0], self.mask, self.cell.model == "ideal")
         self.pending = (node, v, {**self.sleep, **done})
         if opt[0] == "p":
             self._patcher_step()
@@ -319,16 +397,19 @@ class Execution:
         m, fp, c = self.m, self.step_fp, self.m.cores[i]
         if evict is not None:
             c.evict(evict)
+            fp.evicted = True
+            fp.lines.add(evict)
             if self.log is not None:
                 self.log.append(f"  core {i}: evicts its icache line 0x{evict:x}")
         ipis, state, pc0 = c.ipis_taken, c.state, c.pc
-        fp.flag = pc0 in self.site_hw or c.in_handler
+        hits = self.ft.bkpt_handler.hits
+        fp.event = c.in_handler
         lines = self.site_lines
         explain = []
         for n in range(STEP_CAP):
             pc = c.pc
             if c.in_handler:
-                fp.flag = True
+                fp.event = True
                 self._run(c, max(1, c.handler_left))
                 explain.append("finishes its handler")
                 break
@@ -337,16 +418,20 @@ class Execution:
                 line = a & self.mask
                 if line in lines:
                     fp.lines.add(line)
-                    if a in self.site_hw or c.icache_contents(a) is None:
+                    fp.exec_hw.add(a)
+                    if c.icache_contents(a) is None:
+                        fp.filled.add(line)
+                        vis = True
+                    elif a in self.site_hw:
                         vis = True
             if pc >= memmap.HOSTCALL_BASE:
-                fp.flag = True
+                fp.host = True
             held = c.icache_contents(pc) if vis and self.log is not None and pc < memmap.HOSTCALL_BASE else None
             self._run(c, 1)
             if vis and self.log is not None:
                 explain.append(self._fetched(c, pc, held))
             if c.ipis_taken != ipis or c.in_handler or c.state != state:
-                fp.flag = True
+                fp.event = True
                 explain.append("takes an IPI" if c.ipis_taken != ipis else
                                "enters a handler" if c.in_handler else "stops")
                 break
@@ -354,8 +439,8 @@ class Execution:
                 break
         else:
             raise RuntimeError(f"core {i} ran {STEP_CAP} instructions without an event that matters")
-        if c.pc in self.site_hw:
-            fp.flag = True
+        if self.ft.bkpt_handler.hits != hits:
+            fp.host = True          # the breakpoint handler (host code) ran
         if c.state != CORE_RUNNING and c.get_reg(13) != self.tops[i]:
             self.violation("stack", f"core {i} returned with sp 0x{c.get_reg(13):x}, "
                                     f"started with 0x{self.tops[i]:x}")
@@ -379,21 +464,38 @@ class Execution:
             self.violation("fault", str(e))
 
     def _snapshot(self):
-        return [(tuple(c.icache_contents(a) for a in self.site_list), len(c.ipi_queue), c.state, c.prefetched)
-                for c in self.m.cores]
+        """Per worker core: each site line's state (halfwords held, filled and loss versions), and the rest a
+        patcher can change of it (IPI queue and due time, state, handler, prefetch buffer)."""
+        out = {}
+        for i in self.workers:
+            c = self.m.cores[i]
+            out[i] = ({a: c.line_state(a) for a in self.site_lines},
+                      (len(c.ipi_queue), c.ipi_due if c.ipi_queue else 0, c.state, c.in_handler, c.primask,
+                       c.prefetched))
+        return out, self.m.wseq, self.m.completed_wseq
 
     def _patcher_step(self):
         fp = self.step_fp
-        before = self._snapshot()
+        (before, w0, cw0) = self._snapshot()
         self.writes = []
         if self.agent is None:
-            fp.flag = True      # the host state the tracer reads changes
+            fp.glob = True      # the host state the tracer reads changes; it reads every worker's counter
             self._start_update()
             return
         self.agent.step()
-        after = self._snapshot()
-        fp.cores = {i for i in self.workers if before[i] != after[i]}
-        fp.wlines = {a & self.mask for a, _, _ in self.writes}
+        after, w1, cw1 = self._snapshot()
+        for i in self.workers:
+            changed = {a for a in self.site_lines if before[i][0][a] != after[i][0][a]}
+            if changed:
+                fp.clines[i] = changed
+            if before[i][1] != after[i][1]:
+                fp.cother.add(i)
+        fp.cores = set(fp.clines) | fp.cother
+        fp.logchg = (w0, cw0) != (w1, cw1)
+        fp.whw = {a for a, _, _ in self.writes} | {a + 2 for a, o, n in self.writes if o > 0xffff or n > 0xffff}
+        fp.wlines = {a & self.mask for a in fp.whw}
+        if not fp.wlines <= set(self.site_lines):
+            fp.glob = True      # a write outside the site lines: no worker step's footprint records it
         if self.log is not None:
             what = [f"0x{a:x}: {o:04x} -> {n:04x}" for a, o, n in self.writes]
             what += [f"changes core {i}" for i in sorted(fp.cores)]
@@ -418,6 +520,8 @@ class Execution:
         self.m.spawn = spawn
         if which == "disable":
             self.counts["off"] = self.calls()
+        else:
+            self.counts["on0"] = self.calls()
         try:
             if which == "enable":
                 self.ft.ftrace_enable()
@@ -437,6 +541,8 @@ class Execution:
                 self.violation("site", f"after the {which} update {rec.func}'s site holds {got}, not {want}")
         if which == "enable":
             self.counts["on"] = self.calls()
+        else:
+            self.counts["off1"] = self.calls()
 
     def calls(self):
         return tuple(self.m.read32(self.calls_addr + 4 * SLOT * i) for i in range(self.m.ncores))
@@ -450,7 +556,7 @@ class Execution:
                  m.read(self.site_list[0], self.site_list[-1] + 2 - self.site_list[0]),
                  tuple(m.read(a, n) for a, n in self.data), m.wseq, m.completed_wseq,
                  tuple(r.flags for r in self.ft.records), tuple(self.ft.rb.written(i) for i in range(m.ncores)),
-                 tuple(sorted(self.counts.items()))]
+                 self._count_key()]
         for i in self.workers:
             c = m.cores[i]
             sp = c.get_reg(13)
@@ -459,6 +565,21 @@ class Execution:
                           c.prefetched, c.exclusive, tuple(c.line_state(a) for a in self.site_lines),
                           m.read(sp, self.tops[i] - sp) if c.state == CORE_RUNNING and sp <= self.tops[i] else b""))
         return hash(tuple(parts))
+
+    def _count_key(self):
+        """What of the call counters the future depends on: only the final check reads them (a worker never
+        reads its counter back; main, which does, runs no more), so per worker the two margins it compares --
+        traced minus the calls counted since the enable's start (up to the disable's end), and traced minus
+        those since the enable's end (up to the disable's start) -- not the raw counts or snapshots (those
+        would keep apart states whose every future has the same verdict)."""
+        c, now = self.counts, self.calls()
+        out = []
+        for i in self.workers:
+            t = self.ft.rb.written(i)
+            up = t - (c["off1"][i] if "off1" in c else now[i]) + c["on0"][i] if "on0" in c else None
+            lo = t - (c["off"][i] if "off" in c else now[i]) + c["on"][i] if "on" in c else None
+            out.append((up, lo))
+        return tuple(out)
 
     # ---- the whole execution ----
 
@@ -472,12 +593,14 @@ class Execution:
         return "ok", ""
 
     def final_check(self):
-        on, off = self.counts.get("on"), self.counts.get("off")
+        c = self.counts
         for i in self.workers:
             traced = self.ft.rb.written(i)
-            want = off[i] - on[i]
-            if not want - 1 <= traced <= want + 1:
-                self.violation("wrong-count", f"core {i} traced {traced} calls, made {want} while tracing was on")
+            want = c["off"][i] - c["on"][i]             # counted while tracing was surely on
+            most = c["off1"][i] - c["on0"][i]           # counted while it was on at all (inside the updates too)
+            if not want - 1 <= traced <= most + 1:
+                self.violation("wrong-count", f"core {i} traced {traced} calls, made {want} while tracing was on "
+                                              f"and {most} from the enable's start to the disable's end")
 
 
 @dataclass
@@ -509,13 +632,14 @@ class Result:
 class Search:
     """Depth-first search over choice vectors from `root` (a prefix: the subtree below it)."""
 
-    def __init__(self, cell, max_depth=None, fp=None):
+    def __init__(self, cell, max_depth=None, fp=None, extra=None):
         check_drop(cell.method, cell.drop)
         if cell.method not in METHODS:
             raise ValueError(f"unknown method {cell.method!r}")
         self.cell, self.max_depth = cell, max_depth
         self.visited = {}
         self.fp = dict(fp or {})
+        self.extra = dict(extra or {})  # node -> sleep entries the state cache added there (replayed prefixes)
         self.cut = False
         self.frontier = None
 
@@ -563,8 +687,8 @@ class Search:
 
 
 def _job(args):
-    cell, prefix, fp = args
-    s = Search(cell, fp=fp)
+    cell, prefix, fp, extra = args
+    s = Search(cell, fp=fp, extra=extra)
     return s.run(prefix)
 
 
@@ -576,7 +700,7 @@ def verify(cell, jobs=1, split=None, pool=None):
         return Search(cell).run()
     top = Search(cell)
     res, frontier = top.run(frontier=split)
-    work = [(cell, tuple(p), top.fp) for p in frontier]
+    work = [(cell, tuple(p), top.fp, top.extra) for p in frontier]
     if jobs > 1:
         import multiprocessing
         with multiprocessing.get_context("fork").Pool(jobs) as p:
