@@ -20,7 +20,7 @@ default leaves every earlier label, key and result as it was.
 Violations, in order of precedence:
   fault         the guest faulted (an undefined, misaligned or wild instruction: usually a torn or mixed BL)
   torn          a core executed a 32-bit instruction whose halves never stood together in memory (the machine's
-                check, plus the explorer's own for a mixed nop/call at a site the machine missed: see _mixed)
+                check, plus the explorer's own for a mixed nop/call at a site the machine missed: see site_mixed)
   mixed         a relaxed fetch (a "cff" event: the fill could have returned several encodings) executed at a
                 site an instruction that is neither the site's old one, its new one nor the breakpoint
   late-stale    a core executed bytes that a completed update had overwritten (its syncs did not reach it)
@@ -46,7 +46,7 @@ import cpu.model
 from cpu.core import FetchViolation
 from ftrace.explore.adversary import AdversarialMachine, Coverage
 from ftrace.kernel import cmodx as cmodx_lists
-from ftrace.kernel.methods import BKPT_INSN, METHODS, check_drop
+from ftrace.kernel.methods import METHODS, check_drop
 from ftrace.kernel.ops import FtraceError
 from ftrace.kernel.trace import Ftrace
 
@@ -92,8 +92,8 @@ class RunResult:
     """What one run found.  Everything but host_seconds is a function of (config, method, drop, seed).
 
     model, cmodx   the machine model the run ran on and the CMODX list its fetches were judged against
-    torn        torn fetches the machine detected; torn_missed: mixed instructions it did not flag (_mixed)
-    mixed       relaxed fetches that executed a mixed instruction at a site (_site_mixed)
+    torn        torn fetches the machine detected; torn_missed: mixed instructions it did not flag (site_mixed)
+    mixed       relaxed fetches that executed a mixed instruction at a site (site_mixed)
     unpredictable   fetches that relied on UNPREDICTABLE (cff events with a pair outside the list, or the CMODX
                 audit's count on a line-atomic model); unpredictable_where: at most EVENTS_KEPT of them, dicts
                 like `where`'s with source ('cff' or 'audit'), rule and the candidates (or the update and count)
@@ -241,33 +241,22 @@ def schedule_hash(record):
     return hashlib.sha256(repr(record).encode()).hexdigest()[:16]
 
 
-def _mixed(ft, e):
-    """A 32-bit instruction executed at an mcount site that is neither the site's nop nor its call: half of
-    one and half of the other.  The machine's torn check misses one direction of it when a whole-instruction
-    store (direct, unsynced) lands in its write log as two halfword writes: the check then believes the
+def site_mixed(ft, e):
+    """A fetch at an mcount site that executed neither the site's nop, its call nor the method's trap: half of one
+    and half of another (relaxed fills), or a tear the machine's own check misses -- a whole-instruction store
+    (direct, unsynced) lands in its write log as two halfword writes, so the check believes the
     new-first-half/old-second-half pair stood in memory between them."""
-    if len(e["seen"]) != 2:
-        return False
-    rec = ft.records.lookup(e["pc"])
-    if rec is None:
-        return False
-    val = e["seen"][0] << 16 | e["seen"][1]
-    return val != ft.nop_insn() and val != ft.call_insn(rec)
-
-
-def _site_mixed(ft, e):
-    """A relaxed fetch at an mcount site that executed neither the site's nop, its call nor the breakpoint."""
     rec = ft.records.lookup(e["pc"])
     if rec is None:
         return False
     nop, call = ft.nop_insn(), ft.call_insn(rec)
-    return tuple(e["seen"]) not in {(nop >> 16, nop & 0xFFFF), (call >> 16, call & 0xFFFF), (BKPT_INSN,)}
+    return tuple(e["seen"]) not in {(nop >> 16, nop & 0xFFFF), (call >> 16, call & 0xFFFF), (ft.method.trap_insn,)}
 
 
 def _install_harvest(m, ft, res, observe=None):
     """Keep the violating fetch events through the machine's fetch hook: torn and stale-after-sync as the machine
-    flags them, an in-window stale fetch that executed a mixed instruction (_mixed) as a torn one the machine
-    missed, and a relaxed fetch (any other kind: "cff") at a site as mixed (_site_mixed); a relaxed fetch whose
+    flags them, an in-window stale 32-bit fetch that executed a mixed instruction (site_mixed) as a torn one the machine
+    missed, and a relaxed fetch (any other kind: "cff") at a site as mixed (site_mixed); a relaxed fetch whose
     could-fetch-from set holds a pair outside Config.cmodx's list relies on UNPREDICTABLE.  observe(), if given,
     runs after every batch of scheduler steps (the advance hook)."""
     last = None
@@ -286,11 +275,11 @@ def _install_harvest(m, ft, res, observe=None):
                     res.unpredictable_where.append(dict(
                         locate(ft, "unpredictable", e["core"], e["pc"]), source="cff", rule=rule,
                         candidates=[list(c) for c in e["candidates"]], pair=[list(p) for p in pair]))
-            if same or not _site_mixed(ft, e):       # same: the fetch was counted as a stale one
+            if same or not site_mixed(ft, e):       # same: the fetch was counted as a stale one
                 return
             e = dict(e, kind="mixed")
             res.mixed += 1
-        elif kind == "stale" and not same and _mixed(ft, e):
+        elif kind == "stale" and not same and len(e["seen"]) == 2 and site_mixed(ft, e):
             e = dict(e, kind="torn", missed=True)
             res.torn_missed += 1
         elif kind not in VIOLATION_EVENTS:

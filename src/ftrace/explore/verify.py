@@ -71,6 +71,7 @@ from dataclasses import dataclass, field
 import cpu
 from cpu import memmap
 from cpu.machine import CORE_RUNNING
+from ftrace.explore.run import site_mixed
 from ftrace.kernel import cmodx
 from ftrace.kernel.methods import METHODS, check_drop
 from ftrace.kernel.ops import FtraceError
@@ -266,21 +267,13 @@ class Execution:
             return
         if self.step_fp is not None:
             self.step_fp.stale = True
-        if kind == "stale" and self._mixed(e):
+        if kind == "stale" and len(e["seen"]) == 2 and site_mixed(self.ft, e):
             kind = "torn"
         if kind in ("torn", "stale-after-sync"):
             seen = " ".join(f"{h:04x}" for h in e["seen"])
             mem = " ".join(f"{h:04x}" for h in e["memory"])
             self.violation(kind if kind == "torn" else "late-stale",
                            f"core {e['core']} executed [{seen}] at 0x{e['pc']:x}, memory holds [{mem}]")
-
-    def _mixed(self, e):
-        """Half nop, half call at a site (a torn fetch the machine's check misses: see run.py's _mixed)."""
-        rec = self.ft.records.lookup(e["pc"])
-        if rec is None or len(e["seen"]) != 2:
-            return False
-        val = e["seen"][0] << 16 | e["seen"][1]
-        return val not in (self.ft.nop_insn(), self.ft.call_insn(rec))
 
     def _on_write(self, core, addr, old, new, seq):
         self.writes.append((addr, old, new))
@@ -334,7 +327,6 @@ class Execution:
             s.cut = True
             raise Stop("depth")
         key = self.state_key()
-        sleep = frozenset(self.sleep)
         depth_rem = None if s.max_depth is None else s.max_depth - len(self.choices)
         node = tuple(self.choices)
         if len(self.choices) >= len(self.prefix):      # the prefix's nodes were recorded when first reached
@@ -394,7 +386,7 @@ class Execution:
         self.sleep = {k: f for k, f in cand.items() if f.independent(fp)}
 
     def _core_step(self, i, evict):
-        m, fp, c = self.m, self.step_fp, self.m.cores[i]
+        fp, c = self.step_fp, self.m.cores[i]
         if evict is not None:
             c.evict(evict)
             fp.evicted = True
