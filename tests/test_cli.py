@@ -16,19 +16,15 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 
 import pytest
 
-import ftrace
 from ftrace.formats import recorded
-from ftrace.formats.chrome import write_chrome_json
-from ftrace.formats.folded import write_folded
 from ftrace.formats.tracedat import write_trace_dat
 from ftrace.kernel.events import TRACE_FN, TRACE_GRAPH_ENT, TRACE_GRAPH_RET, Event
+from ftrace_cli import ftrace_cmd
 
-PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(ftrace.__file__)))
 TRACE_CMD = shutil.which("trace-cmd")
 needs_trace_cmd = pytest.mark.skipif(TRACE_CMD is None, reason="trace-cmd is not installed (CI installs it)")
 
@@ -41,18 +37,6 @@ FN_LINE = re.compile(r"^ *(?P<comm>\S+)-(?P<pid>\d+) +\[(?P<cpu>\d{3})\] \.\.\.\
                      r"(?P<func>\S+) <-(?P<parent>\S+)$")
 GRAPH_LINE = re.compile(r"^ (?P<cpu>\d)\) (?P<dur>[ +!#*@$] [\d.]+ us +| {14})\|  (?P<body>.*)$")
 TIME_FIELD = re.compile(r"^(?:[ \d]{3}\.\d{3} (?:us|ms| s| m| h)| {10}| {9}-)$")
-
-
-def _env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = PKG_DIR + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
-
-
-def ftrace_cmd(*args, cwd=None, timeout=120):
-    """Run `python -m ftrace ARGS`; returns the CompletedProcess (text)."""
-    return subprocess.run([sys.executable, "-m", "ftrace", *map(str, args)], capture_output=True, text=True,
-                          env=_env(), cwd=cwd, timeout=timeout)
 
 
 def ok(*args, **kw):

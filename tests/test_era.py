@@ -23,7 +23,8 @@ from ftrace.formats.text import graph_duration, graph_duration_v3_6, iter_graph_
 from ftrace.kernel import insn
 from ftrace.kernel.events import TRACE_GRAPH_RET
 from ftrace.kernel.ops import FtraceError
-from test_cli import ftrace_cmd, ok
+from ftrace_cli import ftrace_cmd
+from test_cli import ok
 from test_sites import parse
 
 

@@ -8,13 +8,13 @@ import sys
 
 import pytest
 
-import ftrace as ftrace_pkg
 
 from ftrace import explore
 from ftrace.explore.campaign import (CampaignError, labels_for, load_jsonl, run_campaign, tasks_for, violation_rates)
 from ftrace.explore import Config, explain, run_one, summarize
 from ftrace.kernel.methods import METHODS
 from ftrace.kernel.recordmcount import record_mcount
+from ftrace_cli import ftrace_cmd
 
 LINE = 32
 SAFE = ("breakpoint", "stop_machine", "branch_over")
@@ -187,13 +187,6 @@ def test_summary_lines(broken_results):
 
 
 # ---- the command line ----
-
-def ftrace_cmd(*args):
-    # the package the tests import (other test modules put the source tree on sys.path)
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(ftrace_pkg.__file__))))
-    return subprocess.run([sys.executable, "-m", "ftrace", *args], capture_output=True, text=True, env=env,
-                          timeout=120)
-
 
 def test_cli_explore_and_exit_codes(tmp_path):
     save = tmp_path / "runs.jsonl"

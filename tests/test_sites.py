@@ -6,7 +6,8 @@ from elftools.elf.elffile import ELFFile
 from ftrace.cli import GUEST_BIN
 from ftrace.kernel import insn
 from ftrace.kernel.recordmcount import record_mcount
-from test_cli import ftrace_cmd, ok
+from ftrace_cli import ftrace_cmd
+from test_cli import ok
 
 HOT = os.path.join(GUEST_BIN, "hot.elf")
 

@@ -13,7 +13,7 @@ from ftrace.kernel import cmodx
 from ftrace.kernel.methods import BKPT_INSN, TRAPS, UDF_INSN
 from ftrace.kernel.records import FTRACE_UPDATE_MAKE_CALL, FTRACE_UPDATE_MAKE_NOP
 from ftrace.kernel.traps import PSR_T_BIT, undef_hook, undef_hooks
-from test_cli import _env
+from ftrace_cli import env
 
 
 def boot(trap, cores=4, seed=1, iterations="6"):
@@ -139,9 +139,9 @@ def test_unknown_trap_is_refused():
 
 def test_cli_run_trap_udf():
     r = subprocess.run([sys.executable, "-m", "ftrace", "run", "--tracer", "function", "--filter", "fib*",
-                        "--trap", "udf"], capture_output=True, text=True, env=_env(), timeout=120)
+                        "--trap", "udf"], capture_output=True, text=True, env=env(), timeout=120)
     assert r.returncode == 0, r.stderr
     assert "fib <-do_round" in r.stdout
     r = subprocess.run([sys.executable, "-m", "ftrace", "run", "--trap", "int3"], capture_output=True, text=True,
-                       env=_env(), timeout=60)
+                       env=env(), timeout=60)
     assert r.returncode == 2 and "invalid choice: 'int3'" in r.stderr
