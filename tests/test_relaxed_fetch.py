@@ -14,10 +14,11 @@ GRANULE = {"line": 0, "word": 1, "halfword": 2}
 
 def machine(cores=1, seed=0, granule="line", pou=False, store_order=False, prefetch=0, ic_clears_prefetch=False,
             **kw):
-    """A Machine with the fetch knobs set directly (Machine(model=...) sets the same fields)."""
-    m = cpu.Machine(cores=cores, seed=seed, schedule="random", quantum=20, **kw)
-    m.model_granule, m.model_pou, m.model_store_order = GRANULE[granule], pou, store_order
-    m.model_prefetch, m.model_ic_clears_prefetch = prefetch, ic_clears_prefetch
+    """A Machine whose model has these fetch knobs (the rest ideal)."""
+    model = cpu.Model("litmus", fetch_granule=granule, pou=pou, store_order=store_order, prefetch=prefetch,
+                      ic_clears_prefetch=ic_clears_prefetch)
+    m = cpu.Machine(cores=cores, seed=seed, schedule="random", quantum=20, model=model, **kw)
+    assert m.model_granule == GRANULE[granule] and m.model_prefetch == prefetch
     return m
 
 

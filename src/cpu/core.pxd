@@ -169,13 +169,13 @@ cdef class MachineCore:
     cdef public object exit_code
     cdef public uint32_t hostcall_cost, ipi_cost
     # The machine model's knobs (cpu.model.Model, set by Machine.__init__); all 0 is the ideal machine
-    cdef public int model_ipi_latency       # a target takes an IPI after 0..N of its own instructions
-    cdef public int model_granule           # fill granule: 0 line, 1 word, 2 halfword
-    cdef public int model_pou               # fills see code stores only once cleaned to the PoU
-    cdef public int model_store_order       # code stores may reach the PoU out of order until a DSB
-    cdef public int model_prefetch          # prefetched instructions that survive an IC until a CSE
-    cdef public int model_ic_clears_prefetch
-    cdef public int model_handler_cycles    # host handlers take this many cycles, IPIs masked
+    cdef readonly int model_ipi_latency       # a target takes an IPI after 0..N of its own instructions
+    cdef readonly int model_granule           # fill granule: 0 line, 1 word, 2 halfword
+    cdef readonly int model_pou               # fills see code stores only once cleaned to the PoU
+    cdef readonly int model_store_order       # code stores may reach the PoU out of order until a DSB
+    cdef readonly int model_prefetch          # prefetched instructions that survive an IC until a CSE
+    cdef readonly int model_ic_clears_prefetch
+    cdef readonly int model_handler_cycles    # host handlers take this many cycles, IPIs masked
     cdef readonly object model              # the cpu.model.Model
     cdef readonly int handlers_active       # cores inside a host handler now
     cdef public object chooser              # None, or fn(kind, n) -> [0, n) for the relaxed choices (set_chooser)

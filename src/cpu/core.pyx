@@ -23,7 +23,7 @@ from cpu.codelog cimport logged_store as log_store
 from cpu.faults import (GuestFault, MemoryFault, AlignmentFault, UndefinedInstruction, InvalidStateFault,
                         UnhandledException)
 from cpu.faults import insn_hex
-from cpu.model import get_model
+from cpu.model import GRANULES, get_model
 
 
 class FetchViolation(GuestFault):
@@ -873,6 +873,14 @@ cdef class MachineCore:
                   uint64_t seed=0, *args, model="ideal", **kwargs):
         cdef uint32_t sets
         self.model = get_model(model)
+        # the knobs the C paths read, derived once from the model (read-only: m.model is what a verdict names)
+        self.model_ipi_latency = self.model.ipi_latency
+        self.model_granule = GRANULES.index(self.model.fetch_granule)
+        self.model_pou = self.model.pou
+        self.model_store_order = self.model.store_order
+        self.model_prefetch = self.model.prefetch
+        self.model_ic_clears_prefetch = self.model.ic_clears_prefetch
+        self.model_handler_cycles = self.model.handler_cycles
         if line_size is None:
             line_size = self.model.line_size
         if not 1 <= cores <= 256:

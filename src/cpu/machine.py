@@ -10,7 +10,6 @@ import sys
 from cpu.core import MachineCore, CoreState
 from cpu.faults import GuestFault, InstructionLimit, MemoryFault
 from cpu.loader import load_elf
-from cpu.model import GRANULES
 from cpu.scheduler import Scheduler, Outcome, Mode
 from cpu.semihosting import Semihosting
 from cpu import memmap
@@ -71,15 +70,6 @@ class Machine(MachineCore):
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
         if quantum < 1:
             raise ValueError(f"quantum must be at least 1, got {quantum}")
-        # MachineCore.__cinit__ resolved `model` (it sizes the icache lines); the C paths read its knobs here
-        mo = self.model
-        self.model_ipi_latency = mo.ipi_latency
-        self.model_granule = GRANULES.index(mo.fetch_granule)
-        self.model_pou = mo.pou
-        self.model_store_order = mo.store_order
-        self.model_prefetch = mo.prefetch
-        self.model_ic_clears_prefetch = mo.ic_clears_prefetch
-        self.model_handler_cycles = mo.handler_cycles
         self.seed = seed
         self.scheduler = Scheduler(self, seed)
         self.schedule_mode = schedule
