@@ -6,7 +6,7 @@ import pytest
 from ftrace.explore import verify as V
 from ftrace.kernel.recordmcount import record_mcount
 
-PLANTED = V.Cell("unsynced", cores=1, bound=2, evictions=False)       # writes with only a local flush
+PLANTED = V.Cell("unsynced", cores=1, bound=2, evictions="none")       # writes with only a local flush
 
 
 def test_litmus_site_straddles_a_line():
@@ -25,12 +25,12 @@ def test_planted_bug_found_and_replayed():
 
 
 def test_correct_method_has_no_violation_on_a_tiny_bound():
-    res = V.verify(V.Cell("breakpoint", cores=1, bound=2, evictions=False))
+    res = V.verify(V.Cell("breakpoint", cores=1, bound=2, evictions="none"))
     assert res.violating == 0 and res.schedules > 1
 
 
 def test_processes_equal_serial():
-    cell = V.Cell("unsynced", cores=1, bound=1, evictions=False)
+    cell = V.Cell("unsynced", cores=1, bound=1, evictions="none")
     serial = V.verify(cell, jobs=1, split=4)
     procs = V.verify(cell, jobs=2, split=4)
     assert serial.__dict__ == procs.__dict__
@@ -47,10 +47,10 @@ def test_shortest_counterexample_replays():
     assert V.replay(PLANTED, choices)[0] == "violation"
 
 
-@pytest.mark.parametrize("cell", [V.Cell("unsynced", cores=1, bound=2, evictions=False),
-                                  V.Cell("breakpoint", cores=2, bound=1, evictions=False),
-                                  V.Cell("unsynced", cores=2, bound=1, evictions=False),
-                                  pytest.param(V.Cell("unsynced", cores=1, bound=None, evictions=False),
+@pytest.mark.parametrize("cell", [V.Cell("unsynced", cores=1, bound=2, evictions="none"),
+                                  V.Cell("breakpoint", cores=2, bound=1, evictions="none"),
+                                  V.Cell("unsynced", cores=2, bound=1, evictions="none"),
+                                  pytest.param(V.Cell("unsynced", cores=1, bound=None, evictions="none"),
                                                marks=pytest.mark.slow)])
 def test_sleep_sets_prune_and_keep_the_verdict(cell):
     """Sleep sets (the footprint independence) cut equivalent schedules only: the kinds of violation found and
@@ -87,3 +87,15 @@ def test_independence_of_footprints():
 def test_sleep_sets_default_to_unbounded_searches():
     assert V.Cell("breakpoint", bound=None).sleep_on() and not V.Cell("breakpoint", bound=1).sleep_on()
     assert V.Cell("breakpoint", bound=1, sleep=True).sleep_on()
+
+
+def test_stop_machine_parked_core_is_not_a_stack_violation():
+    """A core parked by stop_machine sits inside its IPI frame: only a core that returned (STOPPED) has its sp
+    checked.  Before the fix every schedule through a parking reported 'stack'."""
+    res = V.verify(V.Cell("stop_machine", cores=1, bound=1))
+    assert res.violating == 0, res.first_detail
+
+
+def test_evictions_value_is_checked():
+    with pytest.raises(ValueError, match="evictions must be one of"):
+        V.Cell("breakpoint", evictions=True)

@@ -16,7 +16,9 @@ def add_verify_parser(sub):
     p.add_argument("--cores", type=int, default=2, help="worker cores calling the traced functions (default 2)")
     p.add_argument("--iters", type=int, default=1, help="rounds of calls per worker (default 1)")
     p.add_argument("--bound", type=int, default=1, help="preemption bound (default 1; -1: none)")
-    p.add_argument("--no-evictions", action="store_true", help="offer no icache evictions as choices")
+    p.add_argument("--evictions", choices=V.EVICTIONS, default="lazy",
+                   help="site-line evictions offered as choices: lazy (default: a stale copy before a core's step, "
+                        "any copy just before a write to its line), all (any copy before any step), none")
     p.add_argument("--cmodx", choices=CMODX, default="v7",
                    help="the concurrent-modification list a fetch relies on UNPREDICTABLE against (default v7)")
     p.add_argument("--jobs", type=int, default=1, help="processes; the space is split by schedule prefix")
@@ -29,7 +31,7 @@ def add_verify_parser(sub):
 
 def cell_of(args):
     return V.Cell(args.method, model=args.model, drop=tuple(args.drop), cores=args.cores, iters=args.iters,
-                  bound=None if args.bound < 0 else args.bound, evictions=not args.no_evictions, cmodx=args.cmodx,
+                  bound=None if args.bound < 0 else args.bound, evictions=args.evictions, cmodx=args.cmodx,
                   sleep={'auto': None, 'on': True, 'off': False}[args.sleep_sets])
 
 
@@ -37,7 +39,7 @@ def command(cell, choices):
     drop = "".join(f" --drop {d}" for d in cell.drop)
     return (f"python -m ftrace verify --method {cell.method} --model {cell.model}{drop} --cores {cell.cores} "
             f"--iters {cell.iters} --bound {-1 if cell.bound is None else cell.bound}"
-            f"{' --no-evictions' if not cell.evictions else ''}{'' if cell.cmodx == 'v7' else ' --cmodx ' + cell.cmodx}"
+            f"{'' if cell.evictions == 'lazy' else ' --evictions ' + cell.evictions}{'' if cell.cmodx == 'v7' else ' --cmodx ' + cell.cmodx}"
             f" --replay {V.encode(choices)}")
 
 

@@ -70,7 +70,7 @@ from dataclasses import dataclass, field
 
 import cpu
 from cpu import memmap
-from cpu.machine import CORE_RUNNING
+from cpu.machine import CORE_RUNNING, CORE_STOPPED
 from ftrace.explore.run import site_mixed
 from ftrace.kernel import cmodx
 from ftrace.kernel.methods import METHODS, check_drop
@@ -84,6 +84,7 @@ FILTER = "lit_a lit_b"
 SLOT = 8                    # litmus.c: words per core in its arrays
 STEP_CAP = 100_000          # instructions in one core step without an event that matters: a livelock
 UPDATES = ("enable", "disable")
+EVICTIONS = ("lazy", "all", "none")
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,14 @@ class Cell:
     cores: int = 2
     iters: int = 1
     bound: object = 2
-    evictions: bool = True
+    evictions: str = "lazy"    # 'lazy', 'all' or 'none' (EVICTIONS)
     cmodx: str = "v7"          # the CMODX list a could-fetch-from set is judged by (ftrace.kernel.cmodx)
     sleep: object = None       # sleep sets: True, False (the reference search they must agree with), None:
                                # on only for an unbounded search (see the module docstring)
+
+    def __post_init__(self):
+        if self.evictions not in EVICTIONS:
+            raise ValueError(f"evictions must be one of {', '.join(EVICTIONS)}, not {self.evictions!r}")
 
     def sleep_on(self):
         return self.bound is None if self.sleep is None else bool(self.sleep)
@@ -226,6 +231,7 @@ class Execution:
         self.unpredictable = 0
         self.writes = []
         m.set_chooser(self._choose)
+        ft.patcher.write_observers.append(self._before_write)
         m.run_until = self._drive       # the update's wait for its agent: the search schedules it
 
     # ---- choices ----
@@ -293,11 +299,38 @@ class Execution:
             if c.state != CORE_RUNNING:
                 continue
             opts.append((i, None))
-            if self.cell.evictions and not c.in_handler:
-                opts += [(i, line) for line in self.site_lines if c.icache_contents(line) is not None]
+            if self.cell.evictions != "none" and not c.in_handler:
+                opts += [(i, line) for line in self.site_lines if self._evictable(c, line)]
         # the last actor first: its steps need no preemption, so a path's default continuation has none
         opts.sort(key=lambda o: (o[0] != self.last, o[0] != "p", o[1] is not None, str(o)))
         return opts
+
+    def _evictable(self, c, line):
+        """A site line core c holds, offered for eviction before its step: any ('all'), or ('lazy') only one
+        whose copy differs from memory -- losing a current copy is offered just before each write to its line
+        instead (_before_write), which reaches the same states (see the module docstring)."""
+        held = c.line_state(line)[0]
+        if held is None:
+            return False
+        return self.cell.evictions == "all" or bytes(b for h in held for b in (h & 255, h >> 8)) != \
+            self.m.read(line, len(held) * 2)
+
+    def _before_write(self, ip, size):
+        """Lazy evictions: before the patcher stores to a site line, each worker holding that line may lose
+        it first (a choice); nothing else can tell that moment from any earlier one since its last write."""
+        if self.cell.evictions != "lazy":
+            return
+        for line in sorted({ip & self.mask, (ip + size - 1) & self.mask} & set(self.site_lines)):
+            for i in self.workers:
+                c = self.m.cores[i]
+                if c.in_handler or c.line_state(line)[0] is None:
+                    continue
+                if self._next("evict", 2):
+                    c.evict(line)
+                    if self.step_fp is not None:
+                        self.step_fp.det = False
+                    if self.log is not None:
+                        self.log.append(f"      choice evict: core {i} loses line 0x{line:x} before the write")
 
     def _drive(self, cond, max_steps=None):
         while cond is None or not cond():
@@ -382,7 +415,8 @@ class Execution:
             return
         self.step_fp = None
         node, v, cand = self.pending
-        self.s.fp[(node, v)] = fp
+        if self.sleep_on:
+            self.s.fp[(node, v)] = fp
         self.sleep = {k: f for k, f in cand.items() if f.independent(fp)}
 
     def _core_step(self, i, evict):
@@ -433,7 +467,7 @@ class Execution:
             raise RuntimeError(f"core {i} ran {STEP_CAP} instructions without an event that matters")
         if self.ft.bkpt_handler.hits != hits:
             fp.host = True          # the breakpoint handler (host code) ran
-        if c.state != CORE_RUNNING and c.get_reg(13) != self.tops[i]:
+        if c.state == CORE_STOPPED and c.get_reg(13) != self.tops[i]:
             self.violation("stack", f"core {i} returned with sp 0x{c.get_reg(13):x}, "
                                     f"started with 0x{self.tops[i]:x}")
         if self.log is not None:

@@ -52,6 +52,7 @@ class CodePatcher:
         self.pending_watch = None
         self.dirty = None               # [lo, hi) of the code written since the last sync (run_sync cleans it)
         self.sync_observers = []        # f(event) at each sync's 'start' and 'end' (explorer coverage)
+        self.write_observers = []       # f(ip, size) just before each store to code (the checker's evictions)
         # mutant switches (ftrace.explore.mutants), off by default:
         self.no_self_flush = False      # the patching core never invalidates its own icache
         self.sync_skips = frozenset()   # lines the sync IPI leaves valid (then it invalidates by MVA, not ICIALLU)
@@ -62,6 +63,10 @@ class CodePatcher:
         self.pending_watch = locations
         if locations is None:
             self.m.set_fetch_watch(())
+
+    def _writing(self, ip, size):
+        for f in self.write_observers:
+            f(ip, size)
 
     def _written(self, ip, size):
         lo, hi = self.dirty or (ip, ip + size)
@@ -83,6 +88,7 @@ class CodePatcher:
     def write16(self, ip, hw):
         if ip + 2 > self.m.mem_size:
             return -errno.EPERM
+        self._writing(ip, 2)
         self.m.write16(ip, hw)
         self._written(ip, 2)
         return 0
@@ -97,6 +103,7 @@ class CodePatcher:
             yield
             self.write16(ip + 2, second)
         else:
+            self._writing(ip, 4)
             self.m.write(ip, opcode_to_mem(opcode))
             self._written(ip, 4)
         yield
@@ -176,6 +183,7 @@ class CodePatcher:
         """One 32-bit store of a whole instruction (direct/unsynced): memory never holds half of it."""
         if ip + 4 > self.m.mem_size:
             return -errno.EPERM
+        self._writing(ip, 4)
         self.m.write(ip, opcode_to_mem(opcode))
         self._written(ip, 4)
         return 0

@@ -35,6 +35,7 @@ record_mcount(strict=True) raises PrologueError instead).
         python -m ftrace.kernel.recordmcount)
 """
 import bisect
+import hashlib
 import io
 import re
 import struct
@@ -238,9 +239,7 @@ def analyse_prologue(read16, start, push_addr):
 
 # ---- the ELF side ----
 
-def _load(path):
-    with open(path, "rb") as f:
-        data = f.read()
+def _load(path, data):
     if data[:4] != b"\x7fELF":
         raise RecordMcountError(f"{path}: not an ELF file")
     try:
@@ -308,7 +307,24 @@ def record_mcount(image_path, strict=False):
     PrologueError for a prologue the analysis cannot model (otherwise that site has kind 'unknown').
     """
     path = str(image_path)
-    elf = _load(path)
+    with open(path, "rb") as f:
+        data = f.read()
+    key = (hashlib.blake2b(data, digest_size=16).digest(), path, strict)
+    hit = _RECORDED.get(key)
+    if hit is None:
+        hit = _record_mcount(path, data, strict)
+        if len(_RECORDED) >= _RECORDED_MAX:
+            del _RECORDED[next(iter(_RECORDED))]
+        _RECORDED[key] = hit
+    return hit
+
+
+_RECORDED = {}          # (content digest, path, strict) -> McountInfo (immutable): the checker boots thousands
+_RECORDED_MAX = 16      # of times; an image that fails is analysed, and refused, every time
+
+
+def _record_mcount(path, data, strict):
+    elf = _load(path, data)
     symtab = elf.get_section_by_name(".symtab")
     if not isinstance(symtab, SymbolTableSection):
         raise RecordMcountError(f"{path}: no symbol table")
