@@ -98,21 +98,23 @@ def load_elf(machine, path):
     return Image(path, entry, [(v, m, fl) for _, v, m, fl, _ in loads], symbols, funcs)
 
 
-_PARSED = {}            # content digest -> _parse's result: an explorer loads one ELF thousands of times
-_PARSED_MAX = 16
+class ContentCache:
+    """fn(data, *args), computed once per distinct (content of data, args) and kept for the newest `size`; fn's
+    results must be immutable.  A call that raises is not kept: a bad file is refused every time.  The explorer
+    and the model checker load one ELF thousands of times."""
 
+    def __init__(self, fn, size=16):
+        self.fn, self.size, self.table = fn, size, {}
 
-def _parse_cached(data, path):
-    """_parse, once per distinct file content (its results are immutable: tuples, bytes, Symbols); a file that
-    fails to parse is parsed, and refused, every time."""
-    key = hashlib.blake2b(data, digest_size=16).digest()
-    hit = _PARSED.get(key)
-    if hit is None:
-        hit = _parse(data, path)
-        if len(_PARSED) >= _PARSED_MAX:
-            del _PARSED[next(iter(_PARSED))]
-        _PARSED[key] = hit
-    return hit
+    def __call__(self, data, *args):
+        key = (hashlib.blake2b(data, digest_size=16).digest(), *args)
+        hit = self.table.get(key)
+        if hit is None:
+            hit = self.fn(data, *args)
+            if len(self.table) >= self.size:
+                del self.table[next(iter(self.table))]
+            self.table[key] = hit
+        return hit
 
 
 def _parse(data, path):
@@ -177,3 +179,6 @@ def _parse(data, path):
         raise
     except Exception as exc:    # pyelftools reports damage with many exception types
         raise ELFError(f"{path}: malformed ELF: {type(exc).__name__}: {exc}") from exc
+
+
+_parse_cached = ContentCache(_parse)     # _parse's results are tuples, bytes and Symbols

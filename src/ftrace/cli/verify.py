@@ -39,7 +39,8 @@ def command(cell, choices):
     drop = "".join(f" --drop {d}" for d in cell.drop)
     return (f"python -m ftrace verify --method {cell.method} --model {cell.model}{drop} --cores {cell.cores} "
             f"--iters {cell.iters} --bound {-1 if cell.bound is None else cell.bound}"
-            f"{'' if cell.evictions == 'lazy' else ' --evictions ' + cell.evictions}{'' if cell.cmodx == 'v7' else ' --cmodx ' + cell.cmodx}"
+            f"{'' if cell.evictions == 'lazy' else ' --evictions ' + cell.evictions}"
+            f"{'' if cell.cmodx == 'v7' else ' --cmodx ' + cell.cmodx}"
             f" --replay {V.encode(choices)}")
 
 

@@ -9,7 +9,7 @@ ftrace_enabled 0->1 and 1->0, each an update by the method under test.
 
 Choice points (one compact choice vector per execution, replayed by re-execution from a freshly booted machine):
   * which actor runs next: a worker core or the patcher, and for a core optionally first evicting one of the site
-    lines it holds (evictions are explicit choices: Core.evict).  A core's step runs its instructions until, and
+    lines it holds (evictions are explicit choices: Core.evict; which ones, Cell.evictions).  A core's step runs its instructions until, and
     including, the next one that matters: an instruction at a site halfword, one that fills a site line (a line
     holding a site), a host call (the tracer), an IPI or handler; between those, nothing a patcher does can be
     seen, so they run atomically.  A patcher step is one agent step (a write, a maintenance operation, an IPI
@@ -17,6 +17,15 @@ Choice points (one compact choice vector per execution, replayed by re-execution
   * the relaxed machine's choices, through Machine.set_chooser: a relaxed fill's version ('cff'), how many
     instructions survive an invalidate ('prefetch'), an IPI's delay ('ipi': the extremes 0 and ipi_latency only,
     a bound this checker states).
+Evictions ('lazy', the default): a core may lose a stale copy of a site line (one that differs from memory)
+before any of its steps, and any copy it holds just before each patcher store to that line (a binary choice
+inside the patcher's step, through CodePatcher.write_observers).  Why no other moment is needed: losing a current
+copy at time t and losing it just before the line's next write w differ only if the core fetches from the line in
+between, and then the refill returns the same halfwords as the copy it replaced (no write came between); its
+filled version is newer, but the stale and late-stale verdicts compare it only with writes to the line, of which
+none fall between the two versions.  The loss time a relaxed fill takes as its floor (Core.gone) likewise has no
+write to the line between t and w.  'all' offers every held line before every step (the reference: the same
+violation kinds, tests/test_verify.py); 'none' no eviction.
 Search: depth-first over choice vectors.  State hashing: at each scheduling point the state that determines the
 future (worker registers and flags, their stacks and sink slots, the call-count margins the final check compares (_count_key), the site halfwords and ftrace_call in
 memory, each worker's copy of the site lines with its log version and loss time, prefetch buffer, pending IPI and
@@ -231,7 +240,8 @@ class Execution:
         self.unpredictable = 0
         self.writes = []
         m.set_chooser(self._choose)
-        ft.patcher.write_observers.append(self._before_write)
+        if c.evictions == "lazy":
+            ft.patcher.write_observers.append(self._before_write)
         m.run_until = self._drive       # the update's wait for its agent: the search schedules it
 
     # ---- choices ----
@@ -306,24 +316,21 @@ class Execution:
         return opts
 
     def _evictable(self, c, line):
-        """A site line core c holds, offered for eviction before its step: any ('all'), or ('lazy') only one
-        whose copy differs from memory -- losing a current copy is offered just before each write to its line
-        instead (_before_write), which reaches the same states (see the module docstring)."""
+        """A site line core c holds, offered for eviction before its step: any ('all'), or ('lazy') only a stale
+        copy (one that differs from memory); see the module docstring."""
         held = c.line_state(line)[0]
         if held is None:
             return False
-        return self.cell.evictions == "all" or bytes(b for h in held for b in (h & 255, h >> 8)) != \
-            self.m.read(line, len(held) * 2)
+        return self.cell.evictions == "all" or held != tuple(memoryview(self.m.read(line, 2 * len(held))).cast("H"))
 
     def _before_write(self, ip, size):
-        """Lazy evictions: before the patcher stores to a site line, each worker holding that line may lose
-        it first (a choice); nothing else can tell that moment from any earlier one since its last write."""
-        if self.cell.evictions != "lazy":
-            return
-        for line in sorted({ip & self.mask, (ip + size - 1) & self.mask} & set(self.site_lines)):
+        """Lazy evictions: before the patcher stores to a site line, each worker holding it may lose it first."""
+        for line in sorted({ip & self.mask, (ip + size - 1) & self.mask}):
+            if line not in self.site_lines:
+                continue
             for i in self.workers:
                 c = self.m.cores[i]
-                if c.in_handler or c.line_state(line)[0] is None:
+                if c.state == CORE_STOPPED or c.in_handler or c.icache_contents(line) is None:
                     continue
                 if self._next("evict", 2):
                     c.evict(line)

@@ -10,6 +10,7 @@ sites change is the arch layer's, an update method object from methods.METHODS w
 """
 import errno
 
+from cpu.loader import ContentCache
 from cpu.machine import CORE_RUNNING
 from ftrace.kernel import cmodx, insn
 from ftrace.kernel.ops import (FTRACE_OPS_FL_ENABLED, FTRACE_OPS_FL_GLOBAL, FtraceError, ftrace_ops, hash_rec_update)
@@ -19,6 +20,9 @@ from ftrace.kernel.recordmcount import record_mcount
 from ftrace.kernel.records import FtracePages, dyn_ftrace
 from ftrace.kernel.traps import PSR_T_BIT, undef_hook, undef_hooks
 from ftrace.kernel.tracers import (FtraceBreakpoint, IpSet, ListCall, ListEntry, OpsCall, LR_IN_REGISTER, LR_UNKNOWN)
+
+# scripts/recordmcount runs once per build; a checker boots one image thousands of times (McountInfo is immutable)
+_record_mcount = ContentCache(lambda data, path: record_mcount(path, data=data))
 
 FTRACE_UPDATE_CALLS = 1 << 0
 FTRACE_DISABLE_CALLS = 1 << 1
@@ -77,7 +81,8 @@ class FtraceCore:
         self.MCOUNT_ADDR = sym["__gnu_mcount_nc"]
         self.FTRACE_ADDR = sym["ftrace_caller"]
         self.patcher = CodePatcher(machine, patch_cpu, drop=drop)
-        sites = record_mcount(image.path).sites
+        with open(image.path, "rb") as f:
+            sites = _record_mcount(f.read(), image.path).sites
         self.records = FtracePages(
             dyn_ftrace(s.ip, s.func_name, s.func_addr,
                        LR_UNKNOWN if s.prologue_kind == "unknown" else

@@ -35,7 +35,6 @@ record_mcount(strict=True) raises PrologueError instead).
         python -m ftrace.kernel.recordmcount)
 """
 import bisect
-import hashlib
 import io
 import re
 import struct
@@ -298,32 +297,19 @@ def _fmt(addrs, where):
     return shown + (f" and {len(addrs) - 8} more" if len(addrs) > 8 else "")
 
 
-def record_mcount(image_path, strict=False):
+def record_mcount(image_path, strict=False, data=None):
     """The mcount call sites of a linked -pg Thumb-2 ELF (built with -Wl,-q), as an McountInfo.
 
     Each site is an McountSite(ip, func_name, func_addr, lr_offset, prologue_kind, frame_size), sorted by ip.  Raises
     RecordMcountError for an unusable image (no __gnu_mcount_nc, no relocations, ARM-state calls, a site outside
     every function symbol), McountMismatch when relocations and byte scan disagree, and with strict=True
-    PrologueError for a prologue the analysis cannot model (otherwise that site has kind 'unknown').
+    PrologueError for a prologue the analysis cannot model (otherwise that site has kind 'unknown').  `data`: the
+    file's bytes when the caller has them already.
     """
     path = str(image_path)
-    with open(path, "rb") as f:
-        data = f.read()
-    key = (hashlib.blake2b(data, digest_size=16).digest(), path, strict)
-    hit = _RECORDED.get(key)
-    if hit is None:
-        hit = _record_mcount(path, data, strict)
-        if len(_RECORDED) >= _RECORDED_MAX:
-            del _RECORDED[next(iter(_RECORDED))]
-        _RECORDED[key] = hit
-    return hit
-
-
-_RECORDED = {}          # (content digest, path, strict) -> McountInfo (immutable): the checker boots thousands
-_RECORDED_MAX = 16      # of times; an image that fails is analysed, and refused, every time
-
-
-def _record_mcount(path, data, strict):
+    if data is None:
+        with open(path, "rb") as f:
+            data = f.read()
     elf = _load(path, data)
     symtab = elf.get_section_by_name(".symtab")
     if not isinstance(symtab, SymbolTableSection):
